@@ -1,0 +1,1 @@
+"""Small pieces every pattern uses: input validation and settings."""

@@ -1,0 +1,1 @@
+"""(Delayed) message queue: AsyncTaskWorker."""

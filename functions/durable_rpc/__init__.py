@@ -1,0 +1,1 @@
+"""Durable RPC with idempotency: ProductService."""

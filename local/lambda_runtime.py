@@ -1,0 +1,431 @@
+"""A local AWS Lambda: the Invoke API on 127.0.0.1, backed by worker processes.
+
+restate-server, pointed here with ``AWS_ENDPOINT_URL_LAMBDA``, calls
+``POST /2015-03-31/functions/<qualified ARN>/invocations`` exactly as it calls AWS, and the real
+handler modules answer. What behaves like Lambda, because the patterns depend on it:
+
+* every function runs in its own processes (execution environments) with the Lambda environment
+  variables set before the handler module is imported; one event at a time per process; new
+  processes start on demand up to the function's concurrency limit, beyond which callers get
+  ``429 TooManyRequestsException``;
+* the timeout is enforced: the process is killed and replaced and the caller gets Lambda's error
+  shape (``X-Amz-Function-Error`` header, ``errorMessage`` / ``errorType`` body); an exception or a
+  crash in the handler is reported the same way; an unknown function gets a 404
+  ``ResourceNotFoundException``;
+* each function's output goes to ``<log dir>/<function>.log`` with START/END/REPORT lines.
+
+::
+
+    restate-server --POST /2015-03-31/functions/arn:...:function:durable_rpc:1/invocations--+
+                                                                                              |
+    LocalLambdaRuntime (threads) -- FunctionPool[durable_rpc] -- worker process (idle/busy) <-+
+                                                              \- worker process ...
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import unquote
+
+from functions.catalog import Pattern
+from local.lambda_worker import HEADER
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT = "000000000000"
+INIT_TIMEOUT_SECONDS = 10.0
+"""Lambda gives a function's init phase 10 s, separately from the invocation timeout."""
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    handler: str
+    """``module.attribute``, importable from the project root."""
+    timeout_seconds: float = 60.0
+    memory_mb: int = 512
+    environment: Mapping[str, str] = field(default_factory=dict)
+    max_concurrency: int = 10
+
+
+def specs_for_patterns(
+    patterns: Iterable[Pattern], environment: Mapping[str, str] | None = None
+) -> list[FunctionSpec]:
+    """One function per catalog pattern, with its default settings overlaid by ``environment``."""
+    overrides = dict(environment or {})
+    return [
+        FunctionSpec(
+            name=pattern.name,
+            handler=pattern.handler,
+            timeout_seconds=pattern.timeout_seconds,
+            memory_mb=pattern.memory_mb,
+            environment={**pattern.settings, **overrides},
+        )
+        for pattern in patterns
+    ]
+
+
+@dataclass
+class InvokeResult:
+    status: int
+    body: dict[str, Any] | list[Any] | str | int | float | bool | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def function_error(request_id: str, error: dict[str, Any]) -> InvokeResult:
+    """Lambda reports function errors with HTTP 200 and the ``X-Amz-Function-Error`` header."""
+    return InvokeResult(
+        status=200,
+        body={**error, "requestId": request_id},
+        headers={"X-Amz-Function-Error": "Unhandled"},
+    )
+
+
+def service_error(status: int, error_type: str, message: str) -> InvokeResult:
+    return InvokeResult(
+        status=status,
+        body={"Type": "User", "message": message},
+        headers={"x-amzn-ErrorType": error_type},
+    )
+
+
+class WorkerDied(Exception):
+    pass
+
+
+class WorkerTimedOut(Exception):
+    pass
+
+
+class Worker:
+    """One execution environment: a ``local.lambda_worker`` process."""
+
+    def __init__(self, spec: FunctionSpec, environment: Mapping[str, str], log: IO[bytes]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "local.lambda_worker", spec.handler],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=dict(environment),
+            cwd=PROJECT_ROOT,
+            # Own process group: Ctrl-C in `make dev` reaches the runtime, which then stops workers itself.
+            start_new_session=True,
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._to_worker = self.process.stdin
+        self._from_worker = self.process.stdout.fileno()
+        self._buffer = b""
+        self.ready = False
+
+    def wait_ready(self, timeout: float) -> dict[str, Any] | None:
+        """None once the handler module is imported, else the init error to report."""
+        message = self._read_frame(time.monotonic() + timeout)
+        if "ready" in message:
+            self.ready = True
+            return None
+        error: dict[str, Any] = message["error"]
+        return error
+
+    def invoke(self, event: Any, context: dict[str, Any], timeout: float) -> dict[str, Any]:
+        payload = json.dumps({"event": event, "context": context}).encode()
+        try:
+            self._to_worker.write(HEADER.pack(len(payload)) + payload)
+            self._to_worker.flush()
+        except (BrokenPipeError, ValueError) as error:
+            raise WorkerDied(self._exit_description()) from error
+        return self._read_frame(time.monotonic() + timeout)
+
+    def _read_exactly(self, size: int, deadline: float) -> bytes:
+        while len(self._buffer) < size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WorkerTimedOut()
+            try:
+                readable, _, _ = select.select([self._from_worker], [], [], remaining)
+                if not readable:
+                    raise WorkerTimedOut()
+                chunk = os.read(self._from_worker, 1 << 16)
+            except (OSError, ValueError) as error:  # the runtime closed it while stopping
+                raise WorkerDied("Runtime stopped") from error
+            if not chunk:
+                raise WorkerDied(self._exit_description())
+            self._buffer += chunk
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def _read_frame(self, deadline: float) -> dict[str, Any]:
+        (length,) = HEADER.unpack(self._read_exactly(HEADER.size, deadline))
+        message: dict[str, Any] = json.loads(self._read_exactly(length, deadline))
+        return message
+
+    def _exit_description(self) -> str:
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return "Runtime exited without providing a reason"
+        if code < 0:
+            return f"Runtime exited with error: signal: {signal.Signals(-code).name}"
+        return f"Runtime exited with error: exit status {code}"
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                stream.close()
+
+
+class FunctionPool:
+    """The execution environments of one function; hands out an idle one or starts a new one."""
+
+    def __init__(self, spec: FunctionSpec, environment: Mapping[str, str], log_path: Path) -> None:
+        self.spec = spec
+        self.environment = environment
+        self.log_path = log_path
+        self._log = open(log_path, "ab", buffering=0)  # noqa: SIM115 - lives as long as the pool
+        self._lock = threading.Lock()
+        self._idle: list[Worker] = []
+        self._live: set[Worker] = set()
+        self._busy = 0
+        self._closed = False
+
+    def log(self, line: str) -> None:
+        self._log.write(f"{line}\n".encode())
+
+    def _acquire(self) -> Worker | None:
+        with self._lock:
+            if self._idle:
+                self._busy += 1
+                return self._idle.pop()
+            if self._busy >= self.spec.max_concurrency or self._closed:
+                return None
+            self._busy += 1
+        try:
+            worker = Worker(self.spec, self.environment, self._log)
+        except Exception:
+            with self._lock:
+                self._busy -= 1
+            raise
+        with self._lock:
+            self._live.add(worker)
+        return worker
+
+    def _release(self, worker: Worker, healthy: bool) -> None:
+        with self._lock:
+            self._busy -= 1
+            if healthy and not self._closed:
+                self._idle.append(worker)
+                return
+            self._live.discard(worker)
+        worker.kill()
+
+    def invoke(self, event: Any, arn: str, version: str) -> InvokeResult:
+        worker = self._acquire()
+        if worker is None:
+            return service_error(429, "TooManyRequestsException", "Rate Exceeded.")
+        request_id = str(uuid.uuid4())
+        started = time.monotonic()
+        self.log(f"START RequestId: {request_id} Version: {version}")
+        healthy = False
+        try:
+            if not worker.ready:
+                init_error = worker.wait_ready(INIT_TIMEOUT_SECONDS)
+                if init_error is not None:
+                    return function_error(request_id, init_error)
+            context = {
+                "function_name": self.spec.name,
+                "function_version": version,
+                "invoked_function_arn": arn,
+                "memory_limit_in_mb": self.spec.memory_mb,
+                "aws_request_id": request_id,
+                "log_group_name": f"/aws/lambda/{self.spec.name}",
+                "log_stream_name": f"local/{worker.process.pid}",
+                "deadline_ms": int(time.time() * 1000 + self.spec.timeout_seconds * 1000),
+            }
+            reply = worker.invoke(event, context, self.spec.timeout_seconds)
+            if "error" in reply:
+                healthy = True  # like Lambda: an exception does not end the execution environment
+                return function_error(request_id, reply["error"])
+            healthy = True
+            return InvokeResult(status=200, body=reply["ok"])
+        except WorkerTimedOut:
+            message = f"Task timed out after {self.spec.timeout_seconds:.2f} seconds"
+            self.log(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {request_id} {message}")
+            return function_error(request_id, {"errorMessage": f"RequestId: {request_id} Error: {message}",
+                                               "errorType": "Sandbox.Timedout"})
+        except WorkerDied as died:
+            self.log(f"RequestId: {request_id} Error: {died}")
+            return function_error(request_id, {"errorMessage": f"RequestId: {request_id} Error: {died}",
+                                               "errorType": "Runtime.ExitError"})
+        finally:
+            self._release(worker, healthy)
+            elapsed_ms = (time.monotonic() - started) * 1000
+            self.log(f"END RequestId: {request_id}")
+            self.log(f"REPORT RequestId: {request_id}\tDuration: {elapsed_ms:.2f} ms")
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            live, self._live, self._idle = self._live, set(), []
+        # Busy workers too: nothing may outlive the runtime (their callers get a crash report).
+        for worker in live:
+            worker.kill()
+        self._log.close()
+
+
+def parse_function_reference(reference: str) -> tuple[str, str]:
+    """(function name, qualifier) from a name, a partial ARN or a full, maybe qualified, ARN."""
+    reference = unquote(reference)
+    if reference.startswith("arn:"):
+        parts = reference.split(":")
+        # arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]
+        name = parts[6] if len(parts) > 6 else ""
+        qualifier = parts[7] if len(parts) > 7 else "$LATEST"
+        return name, qualifier
+    name, _, qualifier = reference.partition(":")
+    return name, qualifier or "$LATEST"
+
+
+class LocalLambdaRuntime:
+    """Serves the Lambda Invoke API for ``functions`` on ``host:port`` (0 = a free port)."""
+
+    def __init__(
+        self,
+        functions: Iterable[FunctionSpec],
+        log_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        region: str = DEFAULT_REGION,
+        account: str = DEFAULT_ACCOUNT,
+        base_environment: Mapping[str, str] | None = None,
+    ) -> None:
+        self.region = region
+        self.account = account
+        self.log_dir = log_dir
+        log_dir.mkdir(parents=True, exist_ok=True)
+        base = dict(os.environ if base_environment is None else base_environment)
+        self.pools = {
+            spec.name: FunctionPool(spec, self._environment(spec, base), log_dir / f"{spec.name}.log")
+            for spec in functions
+        }
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    def _environment(self, spec: FunctionSpec, base: Mapping[str, str]) -> dict[str, str]:
+        pythonpath = os.pathsep.join(filter(None, [str(PROJECT_ROOT), base.get("PYTHONPATH", "")]))
+        return {
+            **base,
+            **spec.environment,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout_seconds),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "LAMBDA_TASK_ROOT": str(PROJECT_ROOT),
+            "PYTHONPATH": pythonpath,
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def function_arn(self, name: str, version: str = "1") -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:{name}:{version}"
+
+    def log_path(self, name: str) -> Path:
+        return self.pools[name].log_path
+
+    def invoke(self, reference: str, event: Any) -> InvokeResult:
+        name, qualifier = parse_function_reference(reference)
+        pool = self.pools.get(name)
+        if pool is None:
+            arn = reference if reference.startswith("arn:") else self.function_arn(name, qualifier)
+            return service_error(404, "ResourceNotFoundException", f"Function not found: {arn}")
+        return pool.invoke(event, self.function_arn(name, qualifier), qualifier)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        runtime = self
+
+        class InvokeHandler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                # Without it, small responses wait for Nagle + delayed ACK: ~40 ms per call.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                path = self.path.split("?", 1)[0]
+                prefix, suffix = "/2015-03-31/functions/", "/invocations"
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                if not (path.startswith(prefix) and path.endswith(suffix)):
+                    self._reply(service_error(404, "UnknownOperationException", f"Unknown operation {path}"))
+                    return
+                try:
+                    event = json.loads(raw) if raw else {}
+                except json.JSONDecodeError:
+                    self._reply(service_error(400, "InvalidRequestContentException",
+                                              "Could not parse request body into json"))
+                    return
+                reference = path[len(prefix) : -len(suffix)]
+                self._reply(runtime.invoke(reference, event))
+
+            def _reply(self, result: InvokeResult) -> None:
+                body = json.dumps(result.body).encode()
+                self.send_response(result.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+                for name, value in result.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature fixed
+                pass  # per-invocation lines already go to the function's log
+
+        return InvokeHandler
+
+    def start(self) -> LocalLambdaRuntime:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="lambda-runtime",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        for pool in self.pools.values():
+            pool.close()
+
+    def __enter__(self) -> LocalLambdaRuntime:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
