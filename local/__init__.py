@@ -1,0 +1,1 @@
+"""Helpers for running the project's backing services locally (no Docker)."""

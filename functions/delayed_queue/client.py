@@ -1,0 +1,80 @@
+"""Submit tasks to AsyncTaskWorker through Restate's queue, and fetch their results later.
+
+    python -m functions.delayed_queue.client submit --id task-1 --description "resize images" --delay 10s
+    python -m functions.delayed_queue.client submit --id task-1 --description "resize images"   # PreviouslyAccepted
+    python -m functions.delayed_queue.client attach --id task-1      # waits for and prints the result
+
+The task id is the idempotency key: submitting the same id twice queues the task once, and
+``attach`` finds the task's invocation by that key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from functions.common.ingress import IngressError, add_ingress_arguments, checked, ingress_client
+
+DELAY_PATTERN = re.compile(r"^\d+(ms|s|m|h)$")
+
+
+@dataclass(frozen=True)
+class Submission:
+    invocation_id: str
+    status: str
+    """``Accepted`` the first time a task id is sent, ``PreviouslyAccepted`` after."""
+
+
+def submit_task(ingress_url: str, task_id: str, description: str, delay: str | None = None,
+                token: str | None = None) -> Submission:
+    params = {"delay": delay} if delay else {}
+    with ingress_client(ingress_url, token) as client:
+        response = checked(
+            client.post("/AsyncTaskWorker/RunTask/send", params=params,
+                        headers={"idempotency-key": task_id},
+                        json={"id": task_id, "description": description})
+        )
+    answer = response.json()
+    return Submission(invocation_id=answer["invocationId"], status=answer["status"])
+
+
+def attach_to_task(ingress_url: str, task_id: str, token: str | None = None, timeout: float = 600.0) -> Any:
+    """Wait for the task's result (returns at once if it already finished)."""
+    with ingress_client(ingress_url, token, timeout=timeout) as client:
+        response = checked(client.get(f"/restate/invocation/AsyncTaskWorker/RunTask/{task_id}/attach"))
+    return response.json()
+
+
+def delay_argument(value: str) -> str:
+    if not DELAY_PATTERN.match(value):
+        raise argparse.ArgumentTypeError("use a number with a unit, e.g. 500ms, 10s, 5m, 1h")
+    return value
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_ingress_arguments(parser)
+    commands = parser.add_subparsers(dest="command", required=True)
+    submit = commands.add_parser("submit", help="queue a task (optionally delayed)")
+    submit.add_argument("--id", required=True, help="task id, used as the idempotency key")
+    submit.add_argument("--description", required=True)
+    submit.add_argument("--delay", type=delay_argument, help="run the task this much later, e.g. 10s")
+    attach = commands.add_parser("attach", help="wait for a submitted task's result")
+    attach.add_argument("--id", required=True)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "submit":
+            submission = submit_task(args.ingress, args.id, args.description, args.delay, args.token)
+            print(f"{submission.status} {submission.invocation_id}")
+        else:
+            print(json.dumps(attach_to_task(args.ingress, args.id, args.token)))
+    except (IngressError, OSError) as error:
+        sys.exit(f"{args.command} failed: {error}")
+
+
+if __name__ == "__main__":
+    main()

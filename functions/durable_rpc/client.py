@@ -1,0 +1,42 @@
+"""Reserve a product through the Restate ingress, with the reservation id as idempotency key.
+
+    python -m functions.durable_rpc.client --productid 1 --reservationid 1    # true
+    python -m functions.durable_rpc.client --productid 1 --reservationid 2    # false
+    python -m functions.durable_rpc.client --productid 1 --reservationid 1    # true (deduplicated)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from urllib.parse import quote
+
+from functions.common.ingress import IngressError, add_ingress_arguments, checked, ingress_client
+
+
+def reserve_product(ingress_url: str, product_id: str, reservation_id: str, token: str | None = None) -> bool:
+    """True if this reservation got the product. Repeating a reservation id repeats its answer."""
+    with ingress_client(ingress_url, token) as client:
+        response = checked(
+            client.post(f"/ProductService/{quote(product_id, safe='')}/Reserve",
+                        headers={"idempotency-key": reservation_id})
+        )
+    reserved: bool = response.json()
+    return reserved
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--productid", required=True)
+    parser.add_argument("--reservationid", required=True, help="used as the idempotency key")
+    add_ingress_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        reserved = reserve_product(args.ingress, args.productid, args.reservationid, args.token)
+    except (IngressError, OSError) as error:
+        sys.exit(f"reservation failed: {error}")
+    print("true" if reserved else "false")
+
+
+if __name__ == "__main__":
+    main()

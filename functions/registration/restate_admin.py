@@ -1,0 +1,187 @@
+"""A small client for Restate's admin API: what registering the patterns needs, nothing more.
+
+Used by the local stack and the tests now, and by the CDK custom resource that registers each
+deployed function version, so it depends on the standard library only (it runs in a Lambda
+bundle too) and every failure says which call failed and why.
+
+* :meth:`RestateAdmin.wait_until_healthy` - poll ``/health`` until a deadline.
+* :meth:`RestateAdmin.register_lambda` - ``POST /deployments`` with the function version's ARN and
+  ``force: false``, so registering the same ARN again changes nothing, and registering an ARN whose
+  services changed incompatibly is refused instead of silently breaking in-flight invocations.
+* :meth:`RestateAdmin.ensure_kafka_cluster` - create the cluster or update its properties.
+* :meth:`RestateAdmin.reconcile_subscriptions` - the admin API has no upsert, so list, match, and
+  create only the missing ones.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class AdminApiError(Exception):
+    """The admin API answered with an error status."""
+
+    def __init__(self, method: str, url: str, status: int, message: str) -> None:
+        super().__init__(f"{method} {url} failed with HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+
+
+class AdminApiUnreachable(Exception):
+    """Nothing answered at the admin URL before the deadline."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    id: str
+    services: tuple[str, ...]
+    created: bool
+    """False when Restate already had this exact deployment (re-registration is a no-op)."""
+
+
+@dataclass(frozen=True)
+class SubscriptionSpec:
+    source: str
+    """``kafka://<cluster>/<topic>``"""
+    sink: str
+    """``service://<service>/<handler>``"""
+    options: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    created: tuple[str, ...]
+    """Ids of subscriptions created now."""
+    existing: tuple[str, ...]
+    """Ids of subscriptions that already matched."""
+
+
+class RestateAdmin:
+    def __init__(self, admin_url: str, token: str | None = None, request_timeout: float = 30.0) -> None:
+        self.admin_url = admin_url.rstrip("/")
+        self.token = token
+        self.request_timeout = request_timeout
+
+    def _request(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> tuple[int, Any]:
+        url = f"{self.admin_url}{path}"
+        headers = {"accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["content-type"] = "application/json"
+        if self.token:
+            headers["authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout or self.request_timeout) as response:
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as error:
+            raw = error.read().decode(errors="replace")
+            try:
+                message = json.loads(raw).get("message", raw)
+            except (ValueError, AttributeError):
+                message = raw or error.reason
+            raise AdminApiError(method, url, error.code, str(message)) from None
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise AdminApiUnreachable(f"{method} {url}: {reason}") from None
+
+    def wait_until_healthy(self, timeout: float) -> None:
+        """Return once ``/health`` answers 200; raise :class:`AdminApiUnreachable` after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        last_problem = "no attempt made"
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AdminApiUnreachable(
+                    f"Restate admin API at {self.admin_url} not healthy after {timeout:.0f} s: {last_problem}"
+                )
+            try:
+                self._request("GET", "/health", timeout=max(0.1, min(remaining, 5.0)))
+                return
+            except (AdminApiUnreachable, AdminApiError) as problem:
+                last_problem = str(problem)
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+    def register_lambda(
+        self,
+        arn: str,
+        assume_role_arn: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Deployment:
+        body: dict[str, Any] = {"arn": arn, "force": False}
+        if assume_role_arn:
+            body["assume_role_arn"] = assume_role_arn
+        if metadata:
+            body["metadata"] = dict(metadata)
+        status, answer = self._request("POST", "/deployments", body)
+        services = tuple(service["name"] for service in answer.get("services", []))
+        return Deployment(id=answer["id"], services=services, created=status == 201)
+
+    def deployments(self) -> list[dict[str, Any]]:
+        _, answer = self._request("GET", "/deployments")
+        deployments: list[dict[str, Any]] = answer.get("deployments", [])
+        return deployments
+
+    def deployments_of_arn(self, arn: str) -> list[dict[str, Any]]:
+        return [deployment for deployment in self.deployments() if deployment.get("arn") == arn]
+
+    def delete_deployment(self, deployment_id: str, force: bool = False) -> None:
+        query = "?force=true" if force else ""
+        self._request("DELETE", f"/deployments/{urllib.parse.quote(deployment_id)}{query}")
+
+    def set_service_public(self, service: str, public: bool) -> None:
+        self._request("PATCH", f"/services/{urllib.parse.quote(service)}", {"public": public})
+
+    def ensure_kafka_cluster(self, name: str, properties: Mapping[str, str]) -> bool:
+        """Create the cluster, or update its properties if it exists; True if it was created."""
+        try:
+            self._request("POST", "/kafka-clusters", {"name": name, "properties": dict(properties)})
+            return True
+        except AdminApiError as error:
+            if error.status != 409:
+                raise
+        self._request("PATCH", f"/kafka-clusters/{urllib.parse.quote(name)}", {"properties": dict(properties)})
+        return False
+
+    def delete_kafka_cluster(self, name: str) -> None:
+        self._request("DELETE", f"/kafka-clusters/{urllib.parse.quote(name)}")
+
+    def subscriptions(self) -> list[dict[str, Any]]:
+        _, answer = self._request("GET", "/subscriptions")
+        subscriptions: list[dict[str, Any]] = answer.get("subscriptions", [])
+        return subscriptions
+
+    def reconcile_subscriptions(self, wanted: Iterable[SubscriptionSpec]) -> ReconcileResult:
+        """Create each wanted subscription unless one with the same source and sink exists."""
+        existing = {(sub["source"], sub["sink"]): sub["id"] for sub in self.subscriptions()}
+        created: list[str] = []
+        matched: list[str] = []
+        for spec in wanted:
+            found = existing.get((spec.source, spec.sink))
+            if found is not None:
+                matched.append(found)
+                continue
+            _, answer = self._request(
+                "POST", "/subscriptions", {"source": spec.source, "sink": spec.sink, "options": dict(spec.options)}
+            )
+            created.append(answer["id"])
+            existing[(spec.source, spec.sink)] = answer["id"]
+        return ReconcileResult(created=tuple(created), existing=tuple(matched))
+
+    def delete_subscription(self, subscription_id: str) -> None:
+        self._request("DELETE", f"/subscriptions/{urllib.parse.quote(subscription_id)}")
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        """Rows of an admin SQL query (``sys_invocation``, ``state``, ...)."""
+        _, answer = self._request("POST", "/query", {"query": sql})
+        rows: list[dict[str, Any]] = answer.get("rows", [])
+        return rows

@@ -1,0 +1,52 @@
+"""Helpers for the child processes and ports of the local stack."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+STATE_DIR = PROJECT_ROOT / ".state"
+"""Git-ignored: server data, logs, Kafka jars. `make clean` removes it."""
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (the OS picks it; a later bind may still race)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """SIGTERM the process group, wait, then SIGKILL: nothing it started may outlive it."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def tail(path: Path, lines: int = 60) -> str:
+    """The last ``lines`` lines of a log file, for error messages and failed tests."""
+    if not path.exists():
+        return f"({path} does not exist)"
+    with path.open("rb") as log:
+        log.seek(0, os.SEEK_END)
+        log.seek(max(0, log.tell() - 200_000))
+        text = log.read().decode(errors="replace")
+    return "\n".join(text.splitlines()[-lines:])

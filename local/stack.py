@@ -1,0 +1,239 @@
+"""The local stack: Restate invoking the real Lambda handlers, with Kafka and AWS beside it.
+
+``make dev`` runs :func:`main`; ``make demo`` and the tests use :class:`LocalStack` directly::
+
+      curl / clients                                    Kafka (KRaft) 127.0.0.1:9092
+            |                                                 | subscriptions
+            v                                                 v
+      restate-server  ingress :8080, admin + UI :9070  --------+
+            |  AWS_ENDPOINT_URL_LAMBDA
+            v
+      local Lambda runtime  POST /2015-03-31/functions/<ARN>/invocations
+            |  one worker process per concurrent invocation
+            v
+      functions/<pattern>/service.py  --boto3-->  moto (local AWS endpoint)
+
+Everything is registered from the catalog: each function by its (local) ARN, the Kafka cluster
+``my-cluster`` and every catalog subscription.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import signal
+import sys
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from functions.catalog import PATTERNS, Pattern, Subscription
+from functions.registration.restate_admin import RestateAdmin, SubscriptionSpec
+from local.aws_endpoint import LocalAwsEndpoint
+from local.kafka_broker import KafkaBroker, ensure_kafka_jars
+from local.lambda_runtime import FunctionSpec, LocalLambdaRuntime, specs_for_patterns
+from local.processes import PROJECT_ROOT, STATE_DIR, free_port
+from local.restate_server import RestatePorts, RestateServer
+
+KAFKA_CLUSTER = "my-cluster"
+SUBSCRIPTION_OPTIONS = {
+    # A new subscription reads its topic from the start, so records produced before it existed count.
+    "auto.offset.reset": "earliest",
+}
+
+
+@dataclass
+class StackPorts:
+    ingress: int = 8080
+    admin: int = 9070
+    node: int = 5122
+    lambda_runtime: int = 9000
+    aws: int = 4566
+    kafka: int = 9092
+    kafka_controller: int = 9093
+
+    @classmethod
+    def random(cls) -> StackPorts:
+        return cls(*(free_port() for _ in range(7)))
+
+
+def code_version(pattern_name: str) -> str:
+    """A Lambda-alias-shaped qualifier that changes whenever the function's code changes.
+
+    On AWS every deploy publishes a new version and Restate registers it as a new deployment;
+    locally the same happens when the source of the pattern (or of what it shares) changes.
+    """
+    digest = hashlib.sha256()
+    folders = [PROJECT_ROOT / "functions" / pattern_name, PROJECT_ROOT / "functions" / "common"]
+    for folder in folders:
+        for path in sorted(folder.rglob("*.py")):
+            digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode())
+            digest.update(path.read_bytes())
+    return f"local-{digest.hexdigest()[:10]}"
+
+
+def subscription_spec(subscription: Subscription, cluster: str = KAFKA_CLUSTER) -> SubscriptionSpec:
+    return SubscriptionSpec(
+        source=f"kafka://{cluster}/{subscription.topic}", sink=subscription.sink, options=SUBSCRIPTION_OPTIONS
+    )
+
+
+@dataclass
+class LocalStack:
+    state_dir: Path
+    ports: StackPorts = field(default_factory=StackPorts)
+    patterns: Iterable[Pattern] = PATTERNS
+    with_kafka: bool = True
+    function_settings: Mapping[str, str] = field(default_factory=dict)
+    """Overrides of pattern settings, e.g. short delays for tests."""
+    extra_functions: Iterable[FunctionSpec] = ()
+    """Functions outside the catalog, served but not registered (tests use these)."""
+
+    def __post_init__(self) -> None:
+        self.patterns = tuple(self.patterns)
+        self.log_dir = self.state_dir / "logs"
+        self.aws = LocalAwsEndpoint(self.ports.aws)
+        self.kafka: KafkaBroker | None = None
+        self.lambda_runtime: LocalLambdaRuntime | None = None
+        self.restate: RestateServer | None = None
+        self._started: list[object] = []
+
+    @property
+    def ingress_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.ingress}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.admin}"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.ports.kafka}"
+
+    def admin(self) -> RestateAdmin:
+        return RestateAdmin(self.admin_url)
+
+    def function_arn(self, pattern_name: str) -> str:
+        assert self.lambda_runtime is not None, "start the stack first"
+        return self.lambda_runtime.function_arn(pattern_name, code_version(pattern_name))
+
+    def start(self) -> LocalStack:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_parts()
+            self.register()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_parts(self) -> None:
+        self.aws.start()
+        self._started.append(self.aws)
+        environment = {**self.aws.function_environment(), **self.function_settings}
+        functions = [*specs_for_patterns(self.patterns, environment), *self.extra_functions]
+        self.lambda_runtime = LocalLambdaRuntime(
+            functions, self.log_dir / "lambda", port=self.ports.lambda_runtime
+        ).start()
+        self._started.append(self.lambda_runtime)
+        if self.with_kafka:
+            jars = ensure_kafka_jars(STATE_DIR / "kafka-jars")
+            self.kafka = KafkaBroker(
+                data_dir=self.state_dir / "kafka",
+                port=self.ports.kafka,
+                controller_port=self.ports.kafka_controller,
+                log_file=self.log_dir / "kafka.log",
+                jars_dir=jars,
+            )
+            self.kafka.start()
+            self._started.append(self.kafka)
+        self.restate = RestateServer(
+            base_dir=self.state_dir / "restate",
+            ports=RestatePorts(ingress=self.ports.ingress, admin=self.ports.admin, node=self.ports.node),
+            lambda_endpoint=self.lambda_runtime.url,
+            log_file=self.log_dir / "restate-server.log",
+        ).start()
+        self._started.append(self.restate)
+
+    def register(self) -> None:
+        """Register every catalog function by ARN, then the Kafka cluster and subscriptions."""
+        admin = self.admin()
+        for pattern in self.patterns:
+            deployment = admin.register_lambda(self.function_arn(pattern.name))
+            missing = set(pattern.services) - set(deployment.services)
+            if missing:
+                raise RuntimeError(f"{pattern.name} did not serve {sorted(missing)} (got {deployment.services})")
+            for service in pattern.private_services:
+                admin.set_service_public(service, public=False)
+        if self.with_kafka:
+            admin.ensure_kafka_cluster(KAFKA_CLUSTER, {"bootstrap.servers": self.kafka_bootstrap})
+            wanted = [subscription_spec(sub) for pattern in self.patterns for sub in pattern.subscriptions]
+            admin.reconcile_subscriptions(wanted)
+
+    def stop(self) -> None:
+        """Stop what was started, newest first; safe to call twice."""
+        while self._started:
+            part = self._started.pop()
+            with contextlib.suppress(Exception):
+                part.stop()  # type: ignore[attr-defined]
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def banner(self) -> str:
+        assert self.lambda_runtime is not None
+        functions = "\n".join(f"    {p.name:<16} {self.function_arn(p.name)}" for p in self.patterns)
+        return f"""
+Local Restate + Lambda stack is ready.
+
+  Ingress          {self.ingress_url}
+  Admin API + UI   {self.admin_url}
+  Kafka bootstrap  {self.kafka_bootstrap if self.with_kafka else "(off)"}   cluster `{KAFKA_CLUSTER}`
+  Lambda runtime   {self.lambda_runtime.url}
+  AWS (moto)       {self.aws.url}
+  Logs             {self.log_dir.relative_to(PROJECT_ROOT) if self.log_dir.is_relative_to(PROJECT_ROOT) else self.log_dir}
+
+  Registered functions:
+{functions}
+
+  Try:  curl -X POST {self.ingress_url}/ProductService/1/Reserve -H 'idempotency-key: 1'
+
+Ctrl-C stops everything.
+"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the local Restate + Lambda stack in the foreground.")
+    parser.add_argument("--state-dir", type=Path, default=STATE_DIR / "dev")
+    parser.add_argument("--no-kafka", action="store_true", help="do not start Kafka")
+    args = parser.parse_args(argv)
+
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    stack = LocalStack(state_dir=args.state_dir, with_kafka=not args.no_kafka)
+    try:
+        print("Starting the local stack (first run downloads the Kafka jars)...", flush=True)
+        stack.start()
+        print(stack.banner(), flush=True)
+        stop_requested.wait()
+        print("Stopping...", flush=True)
+    except Exception as error:  # noqa: BLE001 - print a clear reason instead of a traceback
+        print(f"local stack failed: {error}", file=sys.stderr)
+        sys.exit(1)
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
