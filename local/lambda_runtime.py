@@ -1,4 +1,4 @@
-"""A local AWS Lambda: the Invoke API on 127.0.0.1, backed by worker processes.
+r"""A local AWS Lambda: the Invoke API on 127.0.0.1, backed by worker processes.
 
 restate-server, pointed here with ``AWS_ENDPOINT_URL_LAMBDA``, calls
 ``POST /2015-03-31/functions/<qualified ARN>/invocations`` exactly as it calls AWS, and the real

@@ -1,0 +1,105 @@
+"""Fixtures: one real local stack per test session, on random free ports.
+
+The stack is the one `make dev` runs - restate-server, the local Lambda runtime serving the real
+handler modules, moto - plus a few test-only functions. Kafka starts only when a test asks for
+the ``kafka_stack`` fixture. Each test gets its own keys (:func:`unique`), so tests share the
+stack without sharing state. When a test fails, the tails of the server and function logs are
+printed with it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from functions.registration.restate_admin import RestateAdmin
+from local.lambda_runtime import FunctionSpec
+from local.processes import tail
+from local.stack import LocalStack, StackPorts
+
+TEST_FUNCTIONS = (
+    FunctionSpec(name="probe", handler="tests.lambda_functions.probe.handler", timeout_seconds=2.0,
+                 max_concurrency=6),
+    FunctionSpec(name="probe_limited", handler="tests.lambda_functions.probe.handler", timeout_seconds=5.0,
+                 max_concurrency=2),
+    FunctionSpec(name="crash_once", handler="tests.lambda_functions.crash_once.app", timeout_seconds=10.0),
+)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+def _failed(request: pytest.FixtureRequest) -> bool:
+    return any(
+        getattr(getattr(request.node, f"report_{when}", None), "failed", False) for when in ("setup", "call")
+    )
+
+
+def _start_stack(tmp_path_factory: pytest.TempPathFactory, name: str, with_kafka: bool) -> LocalStack:
+    state_dir = tmp_path_factory.mktemp(name)
+    probe_dir = state_dir / "probe"
+    probe_dir.mkdir()
+    functions = tuple(
+        FunctionSpec(spec.name, spec.handler, spec.timeout_seconds, spec.memory_mb,
+                     {"PROBE_DIR": str(probe_dir)}, spec.max_concurrency)
+        for spec in TEST_FUNCTIONS
+    )
+    return LocalStack(state_dir=state_dir, ports=StackPorts.random(), with_kafka=with_kafka,
+                      extra_functions=functions).start()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """restate-server + local Lambda runtime + moto, every catalog function registered by ARN."""
+    started = _start_stack(tmp_path_factory, "stack", with_kafka=False)
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The same stack with a real Kafka broker, cluster `my-cluster` and the catalog's subscriptions."""
+    started = _start_stack(tmp_path_factory, "kafka-stack", with_kafka=True)
+    yield started
+    started.stop()
+
+
+def _log_files(stack: LocalStack) -> list[Path]:
+    return sorted(stack.log_dir.rglob("*.log"))
+
+
+@pytest.fixture(autouse=True)
+def show_logs_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if not _failed(request):
+        return
+    for name in ("stack", "kafka_stack"):
+        if name in request.fixturenames:
+            running: LocalStack = request.getfixturevalue(name)
+            for path in _log_files(running):
+                print(f"\n----- {path.name} (last lines) -----\n{tail(path, 40)}")
+
+
+@pytest.fixture
+def unique() -> str:
+    """A fresh key for this test: product ids, task ids, ... never collide across tests or runs."""
+    return uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def ingress(stack: LocalStack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.ingress_url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture
+def admin(stack: LocalStack) -> RestateAdmin:
+    return stack.admin()
