@@ -62,9 +62,7 @@ class FunctionSpec:
     max_concurrency: int = 10
 
 
-def specs_for_patterns(
-    patterns: Iterable[Pattern], environment: Mapping[str, str] | None = None
-) -> list[FunctionSpec]:
+def specs_for_patterns(patterns: Iterable[Pattern], environment: Mapping[str, str] | None = None) -> list[FunctionSpec]:
     """One function per catalog pattern, with its default settings overlaid by ``environment``."""
     overrides = dict(environment or {})
     return [
@@ -266,12 +264,15 @@ class FunctionPool:
         except WorkerTimedOut:
             message = f"Task timed out after {self.spec.timeout_seconds:.2f} seconds"
             self.log(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {request_id} {message}")
-            return function_error(request_id, {"errorMessage": f"RequestId: {request_id} Error: {message}",
-                                               "errorType": "Sandbox.Timedout"})
+            return function_error(
+                request_id,
+                {"errorMessage": f"RequestId: {request_id} Error: {message}", "errorType": "Sandbox.Timedout"},
+            )
         except WorkerDied as died:
             self.log(f"RequestId: {request_id} Error: {died}")
-            return function_error(request_id, {"errorMessage": f"RequestId: {request_id} Error: {died}",
-                                               "errorType": "Runtime.ExitError"})
+            return function_error(
+                request_id, {"errorMessage": f"RequestId: {request_id} Error: {died}", "errorType": "Runtime.ExitError"}
+            )
         finally:
             self._release(worker, healthy)
             elapsed_ms = (time.monotonic() - started) * 1000
@@ -379,7 +380,7 @@ class LocalLambdaRuntime:
                 # Without it, small responses wait for Nagle + delayed ACK: ~40 ms per call.
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 path = self.path.split("?", 1)[0]
                 prefix, suffix = "/2015-03-31/functions/", "/invocations"
                 length = int(self.headers.get("Content-Length") or 0)
@@ -390,8 +391,9 @@ class LocalLambdaRuntime:
                 try:
                     event = json.loads(raw) if raw else {}
                 except json.JSONDecodeError:
-                    self._reply(service_error(400, "InvalidRequestContentException",
-                                              "Could not parse request body into json"))
+                    self._reply(
+                        service_error(400, "InvalidRequestContentException", "Could not parse request body into json")
+                    )
                     return
                 reference = path[len(prefix) : -len(suffix)]
                 self._reply(runtime.invoke(reference, event))
@@ -413,8 +415,7 @@ class LocalLambdaRuntime:
         return InvokeHandler
 
     def start(self) -> LocalLambdaRuntime:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="lambda-runtime",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="lambda-runtime", daemon=True)
         self._thread.start()
         return self
 

@@ -26,8 +26,9 @@ class RestatePorts:
 
 
 class RestateServer:
-    def __init__(self, base_dir: Path, ports: RestatePorts, lambda_endpoint: str, log_file: Path,
-                 region: str = "us-east-1") -> None:
+    def __init__(
+        self, base_dir: Path, ports: RestatePorts, lambda_endpoint: str, log_file: Path, region: str = "us-east-1"
+    ) -> None:
         self.base_dir = base_dir
         self.ports = ports
         self.lambda_endpoint = lambda_endpoint
@@ -74,9 +75,20 @@ class RestateServer:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(RESTATE_SERVER), "--listen-mode", "tcp", "--no-logo", "--base-dir", str(self.base_dir),
-                 "--node-name", "local"],
-                env=self.environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    str(RESTATE_SERVER),
+                    "--listen-mode",
+                    "tcp",
+                    "--no-logo",
+                    "--base-dir",
+                    str(self.base_dir),
+                    "--node-name",
+                    "local",
+                ],
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         try:

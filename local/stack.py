@@ -197,7 +197,7 @@ Local Restate + Lambda stack is ready.
   Kafka bootstrap  {self.kafka_bootstrap if self.with_kafka else "(off)"}   cluster `{KAFKA_CLUSTER}`
   Lambda runtime   {self.lambda_runtime.url}
   AWS (moto)       {self.aws.url}
-  Logs             {self.log_dir.relative_to(PROJECT_ROOT) if self.log_dir.is_relative_to(PROJECT_ROOT) else self.log_dir}
+  Logs             {self.log_dir}
 
   Registered functions:
 {functions}

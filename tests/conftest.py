@@ -10,7 +10,7 @@ printed with it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import httpx
@@ -22,25 +22,25 @@ from local.processes import tail
 from local.stack import LocalStack, StackPorts
 
 TEST_FUNCTIONS = (
-    FunctionSpec(name="probe", handler="tests.lambda_functions.probe.handler", timeout_seconds=2.0,
-                 max_concurrency=6),
-    FunctionSpec(name="probe_limited", handler="tests.lambda_functions.probe.handler", timeout_seconds=5.0,
-                 max_concurrency=2),
+    FunctionSpec(name="probe", handler="tests.lambda_functions.probe.handler", timeout_seconds=2.0, max_concurrency=6),
+    FunctionSpec(
+        name="probe_limited", handler="tests.lambda_functions.probe.handler", timeout_seconds=5.0, max_concurrency=2
+    ),
     FunctionSpec(name="crash_once", handler="tests.lambda_functions.crash_once.app", timeout_seconds=10.0),
 )
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     setattr(item, f"report_{report.when}", report)
     return report
 
 
 def _failed(request: pytest.FixtureRequest) -> bool:
-    return any(
-        getattr(getattr(request.node, f"report_{when}", None), "failed", False) for when in ("setup", "call")
-    )
+    return any(getattr(getattr(request.node, f"report_{when}", None), "failed", False) for when in ("setup", "call"))
 
 
 def _start_stack(tmp_path_factory: pytest.TempPathFactory, name: str, with_kafka: bool) -> LocalStack:
@@ -48,12 +48,19 @@ def _start_stack(tmp_path_factory: pytest.TempPathFactory, name: str, with_kafka
     probe_dir = state_dir / "probe"
     probe_dir.mkdir()
     functions = tuple(
-        FunctionSpec(spec.name, spec.handler, spec.timeout_seconds, spec.memory_mb,
-                     {"PROBE_DIR": str(probe_dir)}, spec.max_concurrency)
+        FunctionSpec(
+            spec.name,
+            spec.handler,
+            spec.timeout_seconds,
+            spec.memory_mb,
+            {"PROBE_DIR": str(probe_dir)},
+            spec.max_concurrency,
+        )
         for spec in TEST_FUNCTIONS
     )
-    return LocalStack(state_dir=state_dir, ports=StackPorts.random(), with_kafka=with_kafka,
-                      extra_functions=functions).start()
+    return LocalStack(
+        state_dir=state_dir, ports=StackPorts.random(), with_kafka=with_kafka, extra_functions=functions
+    ).start()
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -10,12 +11,13 @@ from functions.delayed_queue.client import attach_to_task, submit_task
 from functions.delayed_queue.client import main as client_main
 
 
-def invocation_row(admin, invocation_id: str) -> dict:
+def invocation_row(admin, invocation_id: str) -> dict[str, Any]:
     rows = admin.query(
         f"SELECT status, completion_result, completion_failure FROM sys_invocation WHERE id = '{invocation_id}'"
     )
     assert len(rows) == 1, rows
-    return rows[0]
+    row: dict[str, Any] = rows[0]
+    return row
 
 
 def test_send_with_the_same_id_is_accepted_once_and_attach_returns_the_result(stack, unique):
@@ -23,7 +25,9 @@ def test_send_with_the_same_id_is_accepted_once_and_attach_returns_the_result(st
     again = submit_task(stack.ingress_url, unique, "resize images")
     assert (first.status, again.status) == ("Accepted", "PreviouslyAccepted")
     assert again.invocation_id == first.invocation_id
-    assert attach_to_task(stack.ingress_url, unique, timeout=30) == {"description": f"Finished task {unique}: resize images"}
+    assert attach_to_task(stack.ingress_url, unique, timeout=30) == {
+        "description": f"Finished task {unique}: resize images"
+    }
 
 
 def test_delayed_task_does_not_run_before_its_delay(stack, admin, unique):
@@ -68,6 +72,8 @@ def test_bad_input_is_a_terminal_400_naming_the_field(ingress, admin, payload, f
 
 
 def test_invalid_json_is_a_terminal_400(ingress):
-    response = ingress.post("/AsyncTaskWorker/RunTask", content=b"{not json", headers={"content-type": "application/json"})
+    response = ingress.post(
+        "/AsyncTaskWorker/RunTask", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert "Invalid JSON" in response.json()["message"]

@@ -62,7 +62,7 @@ def test_handler_exception_is_reported_in_lambdas_error_shape(stack):
 
 
 def test_timeout_kills_the_worker_and_the_next_invocation_gets_a_fresh_one(stack):
-    pool = stack.lambda_runtime.pools["probe"]  # type: ignore[union-attr]
+    pool = stack.lambda_runtime.pools["probe"]
     assert invoke(stack, "probe", {"action": "echo"}).status_code == 200  # at least one idle worker now
     live_before = {worker.process.pid: worker.process for worker in pool._live}
     response = invoke(stack, "probe", {"action": "sleep", "seconds": 5})  # past the 2 s timeout
@@ -75,7 +75,7 @@ def test_timeout_kills_the_worker_and_the_next_invocation_gets_a_fresh_one(stack
     assert live_before[killed.pop()].poll() is not None
     after = invoke(stack, "probe", {"action": "echo"})
     assert after.status_code == 200 and "X-Amz-Function-Error" not in after.headers
-    assert "Task timed out after 2.00 seconds" in stack.lambda_runtime.log_path("probe").read_text()  # type: ignore[union-attr]
+    assert "Task timed out after 2.00 seconds" in stack.lambda_runtime.log_path("probe").read_text()
 
 
 def test_crashing_worker_is_reported_and_replaced(stack):
@@ -89,8 +89,7 @@ def test_crashing_worker_is_reported_and_replaced(stack):
 def test_parallel_invocations_run_in_separate_workers_at_the_same_time(stack):
     parallel = 5
     with ThreadPoolExecutor(parallel) as pool:
-        results = list(pool.map(lambda _: invoke(stack, "probe", {"action": "sleep", "seconds": 1.5}),
-                                range(parallel)))
+        results = list(pool.map(lambda _: invoke(stack, "probe", {"action": "sleep", "seconds": 1.5}), range(parallel)))
     bodies = [result.json() for result in results]
     assert all("X-Amz-Function-Error" not in result.headers for result in results), bodies
     assert len({body["pid"] for body in bodies}) == parallel
@@ -100,8 +99,7 @@ def test_parallel_invocations_run_in_separate_workers_at_the_same_time(stack):
 
 def test_concurrency_limit_throttles_like_lambda(stack):
     with ThreadPoolExecutor(3) as pool:
-        results = list(pool.map(lambda _: invoke(stack, "probe_limited", {"action": "sleep", "seconds": 2}),
-                                range(3)))
+        results = list(pool.map(lambda _: invoke(stack, "probe_limited", {"action": "sleep", "seconds": 2}), range(3)))
     statuses = sorted(result.status_code for result in results)
     assert statuses == [200, 200, 429]
     throttled = next(result for result in results if result.status_code == 429)
@@ -110,7 +108,7 @@ def test_concurrency_limit_throttles_like_lambda(stack):
 
 def test_crash_mid_invocation_is_retried_by_restate_and_completes_exactly_once(stack, unique):
     admin = stack.admin()
-    arn = stack.lambda_runtime.function_arn("crash_once", "1")  # type: ignore[union-attr]
+    arn = stack.lambda_runtime.function_arn("crash_once", "1")
     admin.register_lambda(arn)
     response = httpx.post(f"{stack.ingress_url}/CrashOnce/{unique}/Run", timeout=60)
     assert response.status_code == 200, response.text
@@ -118,5 +116,5 @@ def test_crash_mid_invocation_is_retried_by_restate_and_completes_exactly_once(s
     probe_dir = stack.state_dir / "probe"
     assert (probe_dir / f"{unique}.crashed").exists()
     assert (probe_dir / f"{unique}.effects").read_text().splitlines() == ["done"]
-    log = stack.lambda_runtime.log_path("crash_once").read_text()  # type: ignore[union-attr]
+    log = stack.lambda_runtime.log_path("crash_once").read_text()
     assert "Runtime exited with error: exit status 1" in log

@@ -34,6 +34,4 @@ def parse_input(model: type[ModelT], body: bytes | None) -> ModelT:
     try:
         return model.model_validate_json(body or b"")
     except ValidationError as error:
-        raise TerminalError(
-            f"invalid {model.__name__}: {describe_validation_error(error)}", status_code=400
-        ) from None
+        raise TerminalError(f"invalid {model.__name__}: {describe_validation_error(error)}", status_code=400) from None

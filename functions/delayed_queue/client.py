@@ -29,14 +29,18 @@ class Submission:
     """``Accepted`` the first time a task id is sent, ``PreviouslyAccepted`` after."""
 
 
-def submit_task(ingress_url: str, task_id: str, description: str, delay: str | None = None,
-                token: str | None = None) -> Submission:
+def submit_task(
+    ingress_url: str, task_id: str, description: str, delay: str | None = None, token: str | None = None
+) -> Submission:
     params = {"delay": delay} if delay else {}
     with ingress_client(ingress_url, token) as client:
         response = checked(
-            client.post("/AsyncTaskWorker/RunTask/send", params=params,
-                        headers={"idempotency-key": task_id},
-                        json={"id": task_id, "description": description})
+            client.post(
+                "/AsyncTaskWorker/RunTask/send",
+                params=params,
+                headers={"idempotency-key": task_id},
+                json={"id": task_id, "description": description},
+            )
         )
     answer = response.json()
     return Submission(invocation_id=answer["invocationId"], status=answer["status"])

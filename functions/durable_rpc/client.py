@@ -1,8 +1,8 @@
 """Reserve a product through the Restate ingress, with the reservation id as idempotency key.
 
-    python -m functions.durable_rpc.client --productid 1 --reservationid 1    # true
-    python -m functions.durable_rpc.client --productid 1 --reservationid 2    # false
-    python -m functions.durable_rpc.client --productid 1 --reservationid 1    # true (deduplicated)
+python -m functions.durable_rpc.client --productid 1 --reservationid 1    # true
+python -m functions.durable_rpc.client --productid 1 --reservationid 2    # false
+python -m functions.durable_rpc.client --productid 1 --reservationid 1    # true (deduplicated)
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ def reserve_product(ingress_url: str, product_id: str, reservation_id: str, toke
     """True if this reservation got the product. Repeating a reservation id repeats its answer."""
     with ingress_client(ingress_url, token) as client:
         response = checked(
-            client.post(f"/ProductService/{quote(product_id, safe='')}/Reserve",
-                        headers={"idempotency-key": reservation_id})
+            client.post(
+                f"/ProductService/{quote(product_id, safe='')}/Reserve", headers={"idempotency-key": reservation_id}
+            )
         )
     reserved: bool = response.json()
     return reserved

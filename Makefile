@@ -1,0 +1,56 @@
+# Everything runs from the project's own files: a fresh clone needs only python3.11+, node/npm, java and mvn.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STATE := .state
+
+export CDK_DISABLE_CLI_TELEMETRY := true
+export AWS_EC2_METADATA_DISABLED := true
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: help install dev demo test lint bench clean
+
+help:
+	@echo "make demo    run every pattern's demo scenario (starts a local stack if none is running)"
+	@echo "make test    run the test suite (starts its own stacks on random ports)"
+	@echo "make dev     run the local stack in the foreground: Restate, Kafka, moto, local Lambda"
+	@echo "make lint    ruff + mypy"
+	@echo "make bench   speed and memory benchmarks of the local Lambda path"
+	@echo "make clean   remove the local state (.state/) and build output"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt functions/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+$(STATE)/kafka-jars/.installed: local/kafka/pom.xml local/kafka_broker.py | $(VENV)/.installed
+	$(PY) -c "from pathlib import Path; from local.kafka_broker import ensure_kafka_jars; ensure_kafka_jars(Path('$(STATE)/kafka-jars'))"
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed $(STATE)/kafka-jars/.installed
+
+dev: install
+	$(PY) -m local.stack
+
+demo: install
+	$(PY) -m local.demo
+
+test: install
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy .
+
+bench: install
+	$(PY) -m local.bench
+
+clean:
+	rm -rf $(STATE) cdk.out .pytest_cache .mypy_cache .ruff_cache

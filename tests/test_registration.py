@@ -1,0 +1,83 @@
+"""The registration client against a real restate-server (and, for Kafka, a real broker)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from functions.catalog import PATTERNS
+from functions.registration.restate_admin import (
+    AdminApiError,
+    AdminApiUnreachable,
+    RestateAdmin,
+    SubscriptionSpec,
+)
+from local.processes import free_port
+from local.stack import KAFKA_CLUSTER, LocalStack, subscription_spec
+
+
+def test_every_catalog_function_is_registered_by_its_arn(stack, admin):
+    registered = {deployment.get("arn"): deployment for deployment in admin.deployments()}
+    for pattern in PATTERNS:
+        deployment = registered[stack.function_arn(pattern.name)]
+        assert {service["name"] for service in deployment["services"]} >= set(pattern.services)
+
+
+def test_registering_a_new_arn_creates_it_and_registering_again_is_a_no_op(stack, admin, unique):
+    arn = stack.lambda_runtime.function_arn("crash_once", f"v{unique}")
+    first = admin.register_lambda(arn, metadata={"test": unique})
+    again = admin.register_lambda(arn, metadata={"test": unique})
+    assert first.created and not again.created
+    assert first.id == again.id and first.services == again.services == ("CrashOnce",)
+    assert [deployment["id"] for deployment in admin.deployments_of_arn(arn)] == [first.id]
+
+
+def test_the_stack_registering_again_changes_nothing(stack, admin):
+    before = sorted(deployment["id"] for deployment in admin.deployments())
+    stack.register()
+    assert sorted(deployment["id"] for deployment in admin.deployments()) == before
+
+
+def test_an_arn_restate_cannot_invoke_is_refused_with_the_reason(stack, admin):
+    arn = stack.lambda_runtime.function_arn("not_a_function", "1")
+    with pytest.raises(AdminApiError) as refused:
+        admin.register_lambda(arn)
+    assert refused.value.status == 500
+    assert str(refused.value).startswith(f"POST {stack.admin_url}/deployments failed with HTTP 500")
+    assert f"ResourceNotFoundException: Function not found: {arn}" in refused.value.message
+
+
+def test_unreachable_admin_api_fails_within_the_deadline_with_a_clear_reason():
+    url = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(AdminApiUnreachable) as unreachable:
+        RestateAdmin(url).wait_until_healthy(timeout=1.5)
+    assert time.monotonic() - started < 5
+    assert url in str(unreachable.value) and "not healthy after 2 s" in str(unreachable.value)
+
+
+def test_a_bearer_token_is_sent(stack):
+    # The local server accepts any token; what matters is that a tokened client still works.
+    RestateAdmin(stack.admin_url, token="secret-token").wait_until_healthy(timeout=5)
+
+
+@pytest.mark.kafka
+def test_kafka_cluster_and_subscriptions_reconcile_idempotently(kafka_stack: LocalStack, unique):
+    admin = kafka_stack.admin()
+    clusters_created = admin.ensure_kafka_cluster(KAFKA_CLUSTER, {"bootstrap.servers": kafka_stack.kafka_bootstrap})
+    assert clusters_created is False  # the stack already created it; this is an update
+    wanted = [
+        *(subscription_spec(sub) for pattern in PATTERNS for sub in pattern.subscriptions),
+        SubscriptionSpec(
+            source=f"kafka://{KAFKA_CLUSTER}/test-{unique}",
+            sink="service://ProductService/Reserve",
+            options={"auto.offset.reset": "earliest"},
+        ),
+    ]
+    first = admin.reconcile_subscriptions(wanted)
+    second = admin.reconcile_subscriptions(wanted)
+    assert len(first.created) == 1 and second.created == ()
+    assert sorted(second.existing) == sorted(first.existing + first.created)
+    pairs = [(sub["source"], sub["sink"]) for sub in admin.subscriptions()]
+    assert sorted(pairs) == sorted((spec.source, spec.sink) for spec in wanted)
