@@ -59,6 +59,8 @@ class RestateServer:
             "RESTATE_INGRESS__BIND_PORT": str(self.ports.ingress),
             "RESTATE_ADMIN__BIND_PORT": str(self.ports.admin),
             "RESTATE_DISABLE_TELEMETRY": "true",
+            # The invoker spills to TMPDIR; keep that inside the server's own state folder.
+            "TMPDIR": str(self.base_dir / "tmp"),
             "RESTATE_LOG_DISABLE_ANSI_CODES": "true",
             # Fewer partitions and a smaller cache: a laptop-sized single node starts faster.
             "RESTATE_DEFAULT_NUM_PARTITIONS": "4",
@@ -71,7 +73,7 @@ class RestateServer:
         for port in (self.ports.ingress, self.ports.admin, self.ports.node):
             if port_is_open(port):
                 raise RuntimeError(f"port {port} is already in use; is another Restate server running?")
-        self.base_dir.mkdir(parents=True, exist_ok=True)
+        (self.base_dir / "tmp").mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(

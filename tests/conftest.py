@@ -21,6 +21,10 @@ from local.lambda_runtime import FunctionSpec
 from local.processes import tail
 from local.stack import LocalStack, StackPorts
 
+TEST_SETTINGS: dict[str, str] = {
+    # Pattern settings shortened so that the suite runs the long waits quickly (one line per setting).
+}
+
 TEST_FUNCTIONS = (
     FunctionSpec(name="probe", handler="tests.lambda_functions.probe.handler", timeout_seconds=2.0, max_concurrency=6),
     FunctionSpec(
@@ -59,7 +63,11 @@ def _start_stack(tmp_path_factory: pytest.TempPathFactory, name: str, with_kafka
         for spec in TEST_FUNCTIONS
     )
     return LocalStack(
-        state_dir=state_dir, ports=StackPorts.random(), with_kafka=with_kafka, extra_functions=functions
+        state_dir=state_dir,
+        ports=StackPorts.random(),
+        with_kafka=with_kafka,
+        function_settings=TEST_SETTINGS,
+        extra_functions=functions,
     ).start()
 
 
