@@ -214,7 +214,7 @@ class FunctionPool:
                 return None
             self._busy += 1
         try:
-            worker = Worker(self.spec, self.environment, self._log)
+            worker = self.start_worker()
         except Exception:
             with self._lock:
                 self._busy -= 1
@@ -222,6 +222,14 @@ class FunctionPool:
         with self._lock:
             self._live.add(worker)
         return worker
+
+    def start_worker(self) -> Worker:
+        """A new execution environment of this function (the caller owns it until it is pooled)."""
+        return Worker(self.spec, self.environment, self._log)
+
+    def live_workers(self) -> list[Worker]:
+        with self._lock:
+            return list(self._live)
 
     def _release(self, worker: Worker, healthy: bool) -> None:
         with self._lock:

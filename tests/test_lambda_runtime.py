@@ -64,12 +64,12 @@ def test_handler_exception_is_reported_in_lambdas_error_shape(stack):
 def test_timeout_kills_the_worker_and_the_next_invocation_gets_a_fresh_one(stack):
     pool = stack.lambda_runtime.pools["probe"]
     assert invoke(stack, "probe", {"action": "echo"}).status_code == 200  # at least one idle worker now
-    live_before = {worker.process.pid: worker.process for worker in pool._live}
+    live_before = {worker.process.pid: worker.process for worker in pool.live_workers()}
     response = invoke(stack, "probe", {"action": "sleep", "seconds": 5})  # past the 2 s timeout
     assert response.headers["X-Amz-Function-Error"] == "Unhandled"
     assert response.json()["errorType"] == "Sandbox.Timedout"
     assert "Task timed out after 2.00 seconds" in response.json()["errorMessage"]
-    live_after = {worker.process.pid for worker in pool._live}
+    live_after = {worker.process.pid for worker in pool.live_workers()}
     killed = set(live_before) - live_after
     assert len(killed) == 1 and live_after <= set(live_before)
     assert live_before[killed.pop()].poll() is not None
