@@ -88,9 +88,11 @@ def _rss_kib(pid: int) -> int:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-") as state_dir:
-        with LocalStack(state_dir=Path(state_dir), ports=StackPorts.random(), with_kafka=False) as stack:
-            measurements = [*warm_latency(stack), cold_start(stack), worker_memory(stack)]
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-") as state_dir,
+        LocalStack(state_dir=Path(state_dir), ports=StackPorts.random(), with_kafka=False) as stack,
+    ):
+        measurements = [*warm_latency(stack), cold_start(stack), worker_memory(stack)]
     for measurement in measurements:
         print(measurement.line())
     sys.exit(0 if all(m.met for m in measurements) else 1)
