@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 import struct
 import sys
@@ -82,6 +83,13 @@ def main() -> None:
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     protocol_in = sys.stdin.buffer
+    # Lambda's Python runtime gives the root logger a handler and, with JSON logs, the level
+    # from AWS_LAMBDA_LOG_LEVEL (INFO by default); handlers' logging.info lines must show here too.
+    logging.basicConfig(
+        level=os.environ.get("AWS_LAMBDA_LOG_LEVEL", "INFO"),
+        format="[%(levelname)s]\t%(asctime)s\t%(name)s\t%(message)s",
+        stream=sys.stderr,
+    )
 
     try:
         handler = load_handler(handler_path)
