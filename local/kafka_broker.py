@@ -95,6 +95,8 @@ def ensure_kafka_jars(cache_dir: Path) -> Path:
     half-filled directory that later calls would mistake for a complete one,
     and concurrent callers race harmlessly (the loser discards its copy).
     """
+    # Absolute: Maven resolves a relative outputDirectory against the pom's folder, not ours.
+    cache_dir = cache_dir.resolve()
     target = cache_dir / f"kafka-{KAFKA_VERSION}"
     marker = _kafka_jar_name(KAFKA_VERSION)
     if (target / marker).is_file():

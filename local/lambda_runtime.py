@@ -415,7 +415,10 @@ class LocalLambdaRuntime:
                 for name, value in result.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the caller (restate-server) went away, e.g. the stack is stopping
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature fixed
                 pass  # per-invocation lines already go to the function's log
