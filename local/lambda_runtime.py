@@ -60,6 +60,8 @@ class FunctionSpec:
     memory_mb: int = 512
     environment: Mapping[str, str] = field(default_factory=dict)
     max_concurrency: int = 10
+    code_root: Path = PROJECT_ROOT
+    """The function's code, like /var/task: the project itself, or an unpacked deployment bundle."""
 
 
 def specs_for_patterns(patterns: Iterable[Pattern], environment: Mapping[str, str] | None = None) -> list[FunctionSpec]:
@@ -119,7 +121,7 @@ class Worker:
             stdout=subprocess.PIPE,
             stderr=log,
             env=dict(environment),
-            cwd=PROJECT_ROOT,
+            cwd=spec.code_root,
             # Own process group: Ctrl-C in `make dev` reaches the runtime, which then stops workers itself.
             start_new_session=True,
         )
@@ -338,7 +340,10 @@ class LocalLambdaRuntime:
         self._thread: threading.Thread | None = None
 
     def _environment(self, spec: FunctionSpec, base: Mapping[str, str]) -> dict[str, str]:
-        pythonpath = os.pathsep.join(filter(None, [str(PROJECT_ROOT), base.get("PYTHONPATH", "")]))
+        # The code root comes first so that a bundle's own packages win; the project root after it
+        # only provides local.lambda_worker itself.
+        roots = [str(spec.code_root), str(PROJECT_ROOT), base.get("PYTHONPATH", "")]
+        pythonpath = os.pathsep.join(dict.fromkeys(filter(None, roots)))
         return {
             **base,
             **spec.environment,
@@ -350,7 +355,7 @@ class LocalLambdaRuntime:
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
-            "LAMBDA_TASK_ROOT": str(PROJECT_ROOT),
+            "LAMBDA_TASK_ROOT": str(spec.code_root),
             "PYTHONPATH": pythonpath,
             "PYTHONUNBUFFERED": "1",
         }
