@@ -24,6 +24,7 @@ handler modules answer. What behaves like Lambda, because the patterns depend on
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -420,10 +421,9 @@ class LocalLambdaRuntime:
                 for name, value in result.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                try:
+                # The caller (restate-server) may have gone away, e.g. while the stack is stopping.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the caller (restate-server) went away, e.g. the stack is stopping
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature fixed
                 pass  # per-invocation lines already go to the function's log
