@@ -24,6 +24,18 @@ class Subscription:
         return f"service://{self.service}/{self.handler}"
 
 
+SUBSCRIPTION_OPTIONS: Mapping[str, str] = {
+    # A new subscription reads its topic from the start, so records produced before it existed count.
+    "auto.offset.reset": "earliest",
+    # A consumer that lost its broker rejoins its group within seconds instead of librdkafka's 45 s.
+    "session.timeout.ms": "10000",
+    "heartbeat.interval.ms": "1000",
+    # Topics created after the subscription are noticed within seconds, not at the 5 min default.
+    "topic.metadata.refresh.interval.ms": "5000",
+}
+"""Consumer settings of every subscription (librdkafka properties), locally and on AWS."""
+
+
 @dataclass(frozen=True)
 class Pattern:
     name: str
@@ -56,6 +68,89 @@ PATTERNS: tuple[Pattern, ...] = (
         name="delayed_queue",
         title="(Delayed) message queue",
         services=("AsyncTaskWorker",),
+    ),
+    Pattern(
+        name="sagas",
+        title="Sagas",
+        services=("BookingWorkflow", "Flights", "CarRentals"),
+        settings={
+            # Attempts at the charge before the saga gives up and compensates (back-off from 50 ms, x2).
+            "BOOKING_CHARGE_MAX_ATTEMPTS": "10",
+            # The simulated payment provider's memory of payment ids (see payment_provider.py).
+            "BOOKING_PAYMENT_LEDGER_DIR": "/tmp/sagas-payment-ledger",
+        },
+    ),
+    Pattern(
+        name="event_transactions",
+        title="Transactional event processing",
+        services=("UserFeed",),
+        subscriptions=(Subscription(topic="social-media-posts", service="UserFeed", handler="ProcessPost"),),
+        settings={
+            "MODERATION_POLL_SECONDS": "5",
+            "MODERATION_MIN_PENDING_POLLS": "1",
+            "MODERATION_MAX_PENDING_POLLS": "3",
+        },
+    ),
+    Pattern(
+        name="event_enrichment",
+        title="Event enrichment / joins",
+        services=("PackageTracker",),
+        subscriptions=(
+            Subscription(topic="package-location-updates", service="PackageTracker", handler="UpdateLocation"),
+        ),
+    ),
+    Pattern(
+        name="data_upload",
+        title="Async data upload: turn a slow sync task into an async one",
+        services=("DataUploadService",),
+        settings={
+            "UPLOAD_MIN_SECONDS": "0",
+            "UPLOAD_MAX_SECONDS": "10",
+            "UPLOAD_EMAIL_SENDER": "uploads@example.com",
+            "UPLOAD_BUCKET_PREFIX": "restate-data-upload",
+        },
+        # The upload's duration is spent inside one step (it stands for the transfer), so the
+        # function must outlive UPLOAD_MAX_SECONDS plus the S3 calls around it.
+        timeout_seconds=30,
+    ),
+    Pattern(
+        name="webhook_callbacks",
+        title="Webhook callbacks",
+        services=("WebhookCallbackRouter",),
+        settings={
+            # The endpoint's Stripe signing secret (whsec_...); empty accepts unsigned events.
+            "STRIPE_WEBHOOK_SECRET": "",
+            "STRIPE_WEBHOOK_TOLERANCE_SECONDS": "300",
+        },
+    ),
+    Pattern(
+        name="scheduling_tasks",
+        title="Scheduling tasks",
+        services=("PaymentTracker",),
+        settings={"PAYMENT_REMINDER_INTERVAL_SECONDS": "5"},
+    ),
+    Pattern(
+        name="stateful_actors",
+        title="Stateful actors and durable state machines",
+        services=("MachineOperator",),
+        settings={
+            "MACHINE_TRANSITION_SECONDS": "5",
+            # random: each attempt at a transition crashes with MACHINE_CRASH_PROBABILITY (the seed's
+            # flakiness); once: every transition crashes once, then goes through (see machine.py).
+            "MACHINE_CRASH_MODE": "random",
+            "MACHINE_CRASH_PROBABILITY": "0.4",
+        },
+    ),
+    Pattern(
+        name="parallelize_work",
+        title="Parallelizing work (fan-out, fan-in)",
+        services=("FanOutWorker",),
+        settings={
+            # A subtask keeps its Lambda busy this long (real work, not a durable sleep).
+            "FANOUT_SUBTASK_SECONDS": "2",
+            # Subtask names that fail once before going through (simulated transient failures).
+            "FANOUT_FLAKY_SUBTASKS": "",
+        },
     ),
 )
 

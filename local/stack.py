@@ -30,19 +30,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from functions.catalog import PATTERNS, Pattern, Subscription
+from functions.catalog import PATTERNS, SUBSCRIPTION_OPTIONS, Pattern, Subscription
 from functions.registration.restate_admin import RestateAdmin, SubscriptionSpec
 from local.aws_endpoint import LocalAwsEndpoint
 from local.kafka_broker import KafkaBroker, ensure_kafka_jars
 from local.lambda_runtime import FunctionSpec, LocalLambdaRuntime, specs_for_patterns
 from local.processes import PROJECT_ROOT, STATE_DIR, free_port
+from local.produce import ensure_topics
 from local.restate_server import RestatePorts, RestateServer
 
 KAFKA_CLUSTER = "my-cluster"
-SUBSCRIPTION_OPTIONS = {
-    # A new subscription reads its topic from the start, so records produced before it existed count.
-    "auto.offset.reset": "earliest",
-}
 
 
 @dataclass
@@ -169,9 +166,10 @@ class LocalStack:
             for service in pattern.private_services:
                 admin.set_service_public(service, public=False)
         if self.with_kafka:
+            subscriptions = [sub for pattern in self.patterns for sub in pattern.subscriptions]
+            ensure_topics(self.kafka_bootstrap, {sub.topic for sub in subscriptions})
             admin.ensure_kafka_cluster(KAFKA_CLUSTER, {"bootstrap.servers": self.kafka_bootstrap})
-            wanted = [subscription_spec(sub) for pattern in self.patterns for sub in pattern.subscriptions]
-            admin.reconcile_subscriptions(wanted)
+            admin.reconcile_subscriptions([subscription_spec(sub) for sub in subscriptions])
 
     def stop(self) -> None:
         """Stop what was started, newest first; safe to call twice."""

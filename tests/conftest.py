@@ -23,6 +23,17 @@ from local.stack import LocalStack, StackPorts
 
 TEST_SETTINGS: dict[str, str] = {
     # Pattern settings shortened so that the suite runs the long waits quickly (one line per setting).
+    "PAYMENT_REMINDER_INTERVAL_SECONDS": "1",  # scheduling_tasks: a full loop (3 reminders, escalation) in ~3 s
+    "UPLOAD_MIN_SECONDS": "1",  # data_upload: at least 1 s, so a 0.1 s client wait is always the slow path
+    "UPLOAD_MAX_SECONDS": "1.5",
+    "MODERATION_POLL_SECONDS": "0.3",
+    "MODERATION_MIN_PENDING_POLLS": "2",
+    "MODERATION_MAX_PENDING_POLLS": "2",
+    "BOOKING_CHARGE_MAX_ATTEMPTS": "3",  # sagas: a test card losing 3 charge answers makes the saga give up
+    "MACHINE_TRANSITION_SECONDS": "1",  # stateful_actors: long enough for a's and b's transitions to overlap
+    "MACHINE_CRASH_MODE": "once",  # stateful_actors: every transition crashes once, so retries are certain
+    "FANOUT_SUBTASK_SECONDS": "2",  # parallelize_work: longer than a few cold starts, so subtasks overlap
+    "FANOUT_FLAKY_SUBTASKS": "flaky",  # parallelize_work: a subtask named "flaky" fails once, then succeeds
 }
 
 TEST_FUNCTIONS = (

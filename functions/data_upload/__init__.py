@@ -1,0 +1,1 @@
+"""Turn a slow synchronous task into an asynchronous one: DataUploadService."""

@@ -1,0 +1,1 @@
+"""Event enrichment / joins: PackageTracker, fed by HTTP and Kafka."""

@@ -1,0 +1,78 @@
+"""Event enrichment / joins: one stateful object per package, fed by RPC and by Kafka.
+
+``PackageTracker`` is a virtual object keyed by package id, a small digital twin of a package.
+It is registered over HTTP, its location updates arrive as Kafka records keyed by package id,
+and anyone can read the joined result over HTTP::
+
+    HTTP   POST PackageTracker/package123/RegisterPackage {"finalDestination": ...}
+                                      |
+    Kafka  package-location-updates   v                 state "package-info":
+           key package123  ---> PackageTracker[package123]   {"finalDestination": ...,
+           (Restate subscription)  .UpdateLocation             "locations": [{...}, {...}]}
+                                      |
+    HTTP   GET  PackageTracker/package123/GetPackageInfo  <---+   (shared: reads while updates queue)
+
+Restate delivers the records of one package in order and one at a time, so the location list
+keeps the arrival order without locks. An update for a package nobody registered is a terminal
+error: that record's invocation fails once and is not retried, and the subscription goes on with
+the next records, for this key and all others.
+"""
+
+from __future__ import annotations
+
+import restate
+from pydantic import BaseModel, Field
+
+from functions.common.logs import pattern_logger
+from functions.common.validation import RAW_JSON, parse_input
+
+logger = pattern_logger(__name__)
+
+PACKAGE_INFO = "package-info"
+
+
+class PackageRegistration(BaseModel):
+    final_destination: str = Field(alias="finalDestination", min_length=1)
+
+
+class LocationUpdate(BaseModel):
+    timestamp: str = Field(min_length=1)
+    location: str = Field(min_length=1)
+
+
+class PackageInfo(BaseModel):
+    final_destination: str = Field(alias="finalDestination", serialization_alias="finalDestination")
+    locations: list[LocationUpdate] = []
+
+    model_config = {"populate_by_name": True, "serialize_by_alias": True}
+
+
+package_tracker = restate.VirtualObject("PackageTracker")
+
+
+@package_tracker.handler("RegisterPackage", input_serde=RAW_JSON)
+async def register_package(ctx: restate.ObjectContext, body: bytes) -> None:
+    registration = parse_input(PackageRegistration, body)
+    ctx.set(PACKAGE_INFO, PackageInfo(final_destination=registration.final_destination))
+
+
+@package_tracker.handler("UpdateLocation", input_serde=RAW_JSON)
+async def update_location(ctx: restate.ObjectContext, body: bytes) -> None:
+    update = parse_input(LocationUpdate, body)
+    info = await ctx.get(PACKAGE_INFO, type_hint=PackageInfo)
+    if info is None:
+        raise restate.TerminalError(f"package {ctx.key()} is not registered", status_code=404)
+    info.locations.append(update)
+    ctx.set(PACKAGE_INFO, info)
+    logger.info("Package %s is at %s (%s)", ctx.key(), update.location, update.timestamp)
+
+
+@package_tracker.handler("GetPackageInfo", kind="shared")
+async def get_package_info(ctx: restate.ObjectSharedContext) -> PackageInfo:
+    info = await ctx.get(PACKAGE_INFO, type_hint=PackageInfo)
+    if info is None:
+        raise restate.TerminalError(f"package {ctx.key()} is not registered", status_code=404)
+    return info
+
+
+app = restate.app(services=[package_tracker])

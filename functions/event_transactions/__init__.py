@@ -1,0 +1,1 @@
+"""Transactional event processing: UserFeed, fed by Kafka."""

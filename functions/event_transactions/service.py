@@ -1,0 +1,129 @@
+"""Transactional event processing: Kafka events that update other systems, durably and in order.
+
+Restate subscribes to the Kafka topic ``social-media-posts`` and invokes ``UserFeed/ProcessPost``
+once per record, on the virtual object named by the record's key (the user id)::
+
+    Kafka  social-media-posts  (key = user id)
+       |  Restate's subscription: one invocation per record, queued per key
+       v
+    UserFeed[userid1].ProcessPost(post)
+       1. create the post               (journaled: a retry does not create a second post)
+       2. moderation pending?  -> durable sleep, poll again   (the Lambda suspends meanwhile)
+       3. moderation done      -> update the user's feed      (state, written with the journal)
+
+Because invocations queue per key, userid1's second post waits for its first, while userid2's
+posts run in parallel: a slow post blocks only its own user, never the partition. Because every
+step is journaled, a crash (or a Lambda timeout) in the middle resumes at the step it reached,
+with the same post id, instead of creating the post again.
+
+Waiting for moderation is a durable sleep, so no Lambda runs (or is billed) while it waits.
+``MODERATION_POLL_SECONDS`` sets the poll interval (default 5); the simulated moderation stays
+pending for a random number of polls between ``MODERATION_MIN_PENDING_POLLS`` and
+``MODERATION_MAX_PENDING_POLLS`` (default 1 and 3).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import restate
+from pydantic import BaseModel
+
+from functions.common.logs import pattern_logger
+from functions.common.settings import seconds_setting
+from functions.common.validation import RAW_JSON, parse_input
+
+logger = pattern_logger(__name__)
+
+POLL_INTERVAL = seconds_setting("MODERATION_POLL_SECONDS", 5)
+MIN_PENDING_POLLS = int(os.environ.get("MODERATION_MIN_PENDING_POLLS", "1"))
+MAX_PENDING_POLLS = int(os.environ.get("MODERATION_MAX_PENDING_POLLS", "3"))
+
+FEED = "feed"
+
+
+class SocialMediaPost(BaseModel):
+    content: str
+    metadata: str
+
+
+class CreatedPost(BaseModel):
+    post_id: str
+    created_at: float
+
+
+class FeedEntry(BaseModel):
+    post_id: str
+    content: str
+    created_at: float
+    """When the post was created (journaled), so readers can see the order of processing."""
+    published_at: float
+    """When the post reached the feed, after moderation."""
+
+
+class Feed(BaseModel):
+    posts: list[FeedEntry] = []
+
+
+user_feed = restate.VirtualObject("UserFeed")
+
+
+@user_feed.handler("ProcessPost", input_serde=RAW_JSON)
+async def process_post(ctx: restate.ObjectContext, body: bytes) -> FeedEntry:
+    post = parse_input(SocialMediaPost, body)
+    user_id = ctx.key()
+
+    created = await ctx.run_typed("create post", create_post, user_id=user_id, post=post)
+    post_id = created.post_id
+    # The simulated moderation service decides now how long it will stay pending; drawing it from
+    # the journal's random source keeps that decision stable across retries.
+    pending_polls = ctx.random().randint(MIN_PENDING_POLLS, MAX_PENDING_POLLS)
+
+    polls = 0
+    while (
+        await ctx.run_typed(
+            "moderation status", moderation_status, post_id=post_id, polls=polls, pending_polls=pending_polls
+        )
+        == "PENDING"
+    ):
+        logger.info("Content moderation for post %s is still pending... checking again in %s", post_id, POLL_INTERVAL)
+        await ctx.sleep(POLL_INTERVAL)
+        polls += 1
+
+    published_at = await ctx.run_typed("publish time", now)
+    entry = FeedEntry(post_id=post_id, content=post.content, created_at=created.created_at, published_at=published_at)
+    feed = await ctx.get(FEED, type_hint=Feed) or Feed()
+    feed.posts.append(entry)
+    ctx.set(FEED, feed)
+    logger.info("Updated the feed of user %s with post %s", user_id, post_id)
+    return entry
+
+
+@user_feed.handler("GetFeed", kind="shared")
+async def get_feed(ctx: restate.ObjectSharedContext) -> Feed:
+    """The user's published posts, oldest first."""
+    return await ctx.get(FEED, type_hint=Feed) or Feed()
+
+
+def create_post(user_id: str, post: SocialMediaPost) -> CreatedPost:
+    """Stands in for the social media backend's "create post" call."""
+    created = CreatedPost(post_id=str(uuid.uuid4()), created_at=time.time())
+    logger.info("Created post %s for user %s with content: %s", created.post_id, user_id, post.content)
+    return created
+
+
+def now() -> float:
+    return time.time()
+
+
+def moderation_status(post_id: str, polls: int, pending_polls: int) -> str:
+    """Stands in for the moderation service: pending for its first ``pending_polls`` polls."""
+    status = "PENDING" if polls < pending_polls else "DONE"
+    if status == "DONE":
+        logger.info("Content moderation for post %s is done", post_id)
+    return status
+
+
+app = restate.app(services=[user_feed])

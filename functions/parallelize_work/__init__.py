@@ -1,0 +1,1 @@
+"""Parallelizing work (fan-out, fan-in): FanOutWorker."""

@@ -1,0 +1,110 @@
+"""Parallelizing work (fan-out, fan-in): split a task, run the parts at once, gather the results.
+
+``FanOutWorker/Run`` splits a task such as ``{"description": "a,b,c"}`` into subtasks and calls
+``FanOutWorker/RunSubtask`` once per subtask. Each call is a separate Restate invocation, so on
+AWS Lambda each subtask gets its own execution environment and they all work at the same time;
+the task takes about as long as its slowest subtask, not as long as all of them together::
+
+    Run({"description": "a,b,c"})
+      |-- call RunSubtask("a") ---> Lambda environment 1: works ... "a: DONE" --+
+      |-- call RunSubtask("b") ---> Lambda environment 2: works ... "b: DONE" --+  all started
+      |-- call RunSubtask("c") ---> Lambda environment 3: works ... "c: DONE" --+  before any is awaited
+      |   (Run suspends meanwhile: its own Lambda function is not running)      |
+      +-- gather <--------------------------------------------------------------+
+          --> {"description": "a: DONE, b: DONE, c: DONE"}
+
+Restate journals every call and its result. If Run's Lambda fails after the subtasks started,
+the retry does not start them again: it finds them in the journal and waits for their results.
+A subtask that fails with an ordinary exception is retried on its own; the others are not redone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import restate
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from functions.common.settings import seconds_setting
+from functions.common.validation import RAW_JSON, parse_input
+from functions.parallelize_work.faults import fail_if_flaky
+
+SUBTASK_TIME = seconds_setting("FANOUT_SUBTASK_SECONDS", 2)
+"""How long one subtask keeps its Lambda busy; keep it below the function's timeout."""
+
+# The work runs only once per attempt (never on replay), so a plain logger shows each line once.
+logger = logging.getLogger(__name__)
+
+
+class Task(BaseModel):
+    description: str
+    """Comma-separated subtask names, e.g. ``"a,b,c"``."""
+
+    @field_validator("description")
+    @classmethod
+    def names_every_subtask(cls, description: str) -> str:
+        names = [name.strip() for name in description.split(",")]
+        if names == [""]:
+            raise ValueError("names no subtask; give comma-separated subtask names such as 'a,b,c'")
+        for position, name in enumerate(names, start=1):
+            if not name:
+                raise ValueError(f"subtask {position} of {len(names)} has an empty name")
+        return description
+
+    def subtasks(self) -> list[SubTask]:
+        return [SubTask(description=name) for name in self.description.split(",")]
+
+
+class SubTask(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    description: str = Field(min_length=1)
+
+
+class SubTaskResult(BaseModel):
+    description: str
+
+
+class TaskResult(BaseModel):
+    description: str
+
+
+fan_out_worker = restate.Service("FanOutWorker")
+
+
+@fan_out_worker.handler("Run", input_serde=RAW_JSON)
+async def run(ctx: restate.Context, body: bytes) -> TaskResult:
+    task = parse_input(Task, body)
+    # Start every call before awaiting any: awaiting each in turn would run the subtasks one by one.
+    calls = [ctx.service_call(run_subtask, arg=subtask.model_dump_json().encode()) for subtask in task.subtasks()]
+    await restate.gather(*calls)
+    results = [await call for call in calls]
+    return aggregate(results)
+
+
+@fan_out_worker.handler("RunSubtask", input_serde=RAW_JSON)
+async def run_subtask(ctx: restate.Context, body: bytes) -> SubTaskResult:
+    subtask = parse_input(SubTask, body)
+    # Journaled: once a subtask's work is done, a retry of this invocation does not do it again.
+    outcome = await ctx.run_typed(
+        "work on subtask", do_subtask_work, subtask=subtask.description, invocation_id=ctx.request().id
+    )
+    return SubTaskResult(description=outcome)
+
+
+def do_subtask_work(subtask: str, invocation_id: str) -> str:
+    """Stands in for real work: keeps this execution environment busy for ``SUBTASK_TIME``."""
+    logger.info("Started subtask %r (worker pid %d)", subtask, os.getpid())
+    fail_if_flaky(subtask, invocation_id)
+    time.sleep(SUBTASK_TIME.total_seconds())
+    logger.info("Finished subtask %r (worker pid %d)", subtask, os.getpid())
+    return f"{subtask}: DONE"
+
+
+def aggregate(results: list[SubTaskResult]) -> TaskResult:
+    return TaskResult(description=", ".join(result.description for result in results))
+
+
+app = restate.app(services=[fan_out_worker])

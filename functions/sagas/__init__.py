@@ -1,0 +1,1 @@
+"""Sagas: BookingWorkflow with Flights, CarRentals and a simulated payment provider."""

@@ -1,0 +1,247 @@
+"""Sagas: book a trip across three systems, and undo what was done when a step fails for good.
+
+``BookingWorkflow/<trip id>/Run`` reserves a flight and a rental car, charges the payment and
+then confirms both reservations. Every step that takes effect somewhere else comes with a
+*compensation*, the action that undoes it, pushed onto a list. When a step fails with a terminal
+error, the workflow runs the list backwards and then ends with a terminal error itself::
+
+    Run(trip)
+      flight = Flights.Reserve(flights)             push  Flights.Cancel(flight)
+      car    = CarRentals.Reserve(car)              push  CarRentals.Cancel(car)
+      payment id = ctx.uuid()                       push  refund(payment id)     <- before the charge
+      charge(payment id, card, amount)              a journaled step (ctx.run)
+      Flights.Confirm(flight), CarRentals.Confirm(car)
+      -> booking summary
+
+    a terminal error in any step, e.g. the charge refused:
+      refund(payment id) -> CarRentals.Cancel(car) -> Flights.Cancel(flight)
+      -> terminal error "Trip <id> was not booked: <why>. Undone: <what>"
+
+Restate makes this short: every step is journaled (an RPC or ``ctx.run``), so a retry replays
+finished steps from the journal instead of repeating them and rebuilds the same list of
+compensations, and once the compensations have started they run to the end, even across crashes.
+
+When to push a compensation:
+
+* Flights and car rentals are two-phase: ``Reserve`` returns a booking id and nothing is final
+  until ``Confirm``. Cancelling needs the booking id, so the compensation is pushed right after
+  ``Reserve`` returns it; a failed ``Reserve`` left nothing that would ever be confirmed.
+* The payment goes through in one call. If that call fails, say with a time out, nobody knows
+  whether the money moved. So the refund is pushed *before* the charge, and both carry the same
+  payment id, which the provider uses as idempotency key: however often the charge is retried it
+  takes effect once, and the refund returns exactly what was charged (nothing if the charge never
+  went through). The id comes from ``ctx.uuid()``, which is seeded by the invocation, so every
+  retry and replay of the workflow uses the same payment id.
+
+Transient errors are not the saga's business: they are retried, and nothing is undone. Flights and
+CarRentals run as invocations of their own, which Restate retries; the workflow only ever sees
+their final answer. The charge is retried up to ``BOOKING_CHARGE_MAX_ATTEMPTS`` times (default 10,
+about 23 s of back-off); then the SDK turns its last error into a terminal one and the saga
+compensates, refunding the payment if it did go through after all. Compensations have no attempt
+limit of their own: they are retried with the invocation's retry policy, so each must be idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+import restate
+from pydantic import BaseModel, Field, RootModel
+from restate import RunOptions, TerminalError
+
+from functions.common.logs import pattern_logger
+from functions.common.validation import RAW_JSON, parse_input
+from functions.sagas import payment_provider
+
+logger = pattern_logger(__name__)
+
+
+def attempts_setting(name: str, default: int) -> int:
+    raw = os.environ.get(name) or str(default)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a whole number of attempts, at least 1, got {raw!r}")
+    return int(raw)
+
+
+CHARGE_MAX_ATTEMPTS = attempts_setting("BOOKING_CHARGE_MAX_ATTEMPTS", 10)
+PAYMENT_REFUSED = 402
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class FlightRequest(BaseModel):
+    flight_id: NonEmpty
+    passenger_name: NonEmpty
+
+
+class CarRequest(BaseModel):
+    pickup_location: NonEmpty
+    rental_date: date
+
+
+class PaymentInfo(BaseModel):
+    card_number: Annotated[str, Field(pattern=r"^[0-9]{12,19}$")]
+    amount: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2, allow_inf_nan=False)]
+
+
+class BookingRequest(BaseModel):
+    flights: FlightRequest
+    car: CarRequest
+    payment_info: PaymentInfo
+
+
+class BookingId(RootModel[NonEmpty]):
+    """The body of Confirm and Cancel: the booking id Reserve returned, as a JSON string."""
+
+
+class BookingSummary(BaseModel):
+    trip_id: str
+    flight_booking_id: str
+    car_booking_id: str
+    payment_id: str
+    amount_charged: Decimal
+
+
+def as_json(value: BaseModel | str) -> bytes:
+    """A request body for a handler that validates raw JSON itself."""
+    return value.model_dump_json().encode() if isinstance(value, BaseModel) else json.dumps(value).encode()
+
+
+# --- The simulated airline and car rental company: two-phase reservations that only log. ---
+
+flights = restate.Service("Flights")
+
+
+@flights.handler("Reserve", input_serde=RAW_JSON)
+async def reserve_flight(ctx: restate.Context, body: bytes) -> str:
+    request = parse_input(FlightRequest, body)
+    booking_id = str(ctx.uuid())
+    logger.info("Flight reserved: %s (flight %s for %s)", booking_id, request.flight_id, request.passenger_name)
+    return booking_id
+
+
+@flights.handler("Confirm", input_serde=RAW_JSON)
+async def confirm_flight(ctx: restate.Context, body: bytes) -> None:
+    logger.info("Flight confirmed: %s", parse_input(BookingId, body).root)
+
+
+@flights.handler("Cancel", input_serde=RAW_JSON)
+async def cancel_flight(ctx: restate.Context, body: bytes) -> None:
+    logger.info("Flight cancelled: %s", parse_input(BookingId, body).root)
+
+
+car_rentals = restate.Service("CarRentals")
+
+
+@car_rentals.handler("Reserve", input_serde=RAW_JSON)
+async def reserve_car(ctx: restate.Context, body: bytes) -> str:
+    request = parse_input(CarRequest, body)
+    booking_id = str(ctx.uuid())
+    logger.info("Car reserved: %s (at %s on %s)", booking_id, request.pickup_location, request.rental_date)
+    return booking_id
+
+
+@car_rentals.handler("Confirm", input_serde=RAW_JSON)
+async def confirm_car(ctx: restate.Context, body: bytes) -> None:
+    logger.info("Car confirmed: %s", parse_input(BookingId, body).root)
+
+
+@car_rentals.handler("Cancel", input_serde=RAW_JSON)
+async def cancel_car(ctx: restate.Context, body: bytes) -> None:
+    logger.info("Car cancelled: %s", parse_input(BookingId, body).root)
+
+
+# --- The payment steps: the provider's answers turned into Restate's terminal / transient errors. ---
+
+
+def charge_payment(payment_id: str, payment: PaymentInfo) -> None:
+    try:
+        payment_provider.charge(payment_id, payment.card_number, payment.amount)
+    except payment_provider.PaymentRefused as refusal:
+        # Asking again would get the same answer: terminal. A ProviderUnavailable stays an
+        # ordinary exception, which the step retries.
+        raise TerminalError(str(refusal), status_code=PAYMENT_REFUSED) from None
+
+
+def refund_payment(payment_id: str) -> None:
+    payment_provider.refund(payment_id)
+
+
+# --- The saga. ---
+
+
+@dataclass(frozen=True)
+class Compensation:
+    description: str
+    undo: Callable[[], Awaitable[object]]
+
+
+booking_workflow = restate.Workflow("BookingWorkflow")
+
+
+@booking_workflow.main("Run", input_serde=RAW_JSON)
+async def run(ctx: restate.WorkflowContext, body: bytes) -> BookingSummary:
+    booking = parse_input(BookingRequest, body)
+    trip_id = ctx.key()
+    compensations: list[Compensation] = []
+    try:
+        flight_booking_id = await ctx.service_call(reserve_flight, as_json(booking.flights))
+        compensations.append(
+            Compensation(
+                f"cancelled flight booking {flight_booking_id}",
+                lambda: ctx.service_call(cancel_flight, as_json(flight_booking_id)),
+            )
+        )
+
+        car_booking_id = await ctx.service_call(reserve_car, as_json(booking.car))
+        compensations.append(
+            Compensation(
+                f"cancelled car booking {car_booking_id}",
+                lambda: ctx.service_call(cancel_car, as_json(car_booking_id)),
+            )
+        )
+
+        payment_id = str(ctx.uuid())
+        # Pushed before charging: a charge that fails may still have gone through.
+        compensations.append(
+            Compensation(
+                f"refunded payment {payment_id}",
+                lambda: ctx.run_typed("refund", refund_payment, payment_id=payment_id),
+            )
+        )
+        await ctx.run_typed(
+            "charge",
+            charge_payment,
+            RunOptions(max_attempts=CHARGE_MAX_ATTEMPTS),
+            payment_id=payment_id,
+            payment=booking.payment_info,
+        )
+
+        await ctx.service_call(confirm_flight, as_json(flight_booking_id))
+        await ctx.service_call(confirm_car, as_json(car_booking_id))
+    except TerminalError as error:
+        logger.warning("Trip %s failed (%s); undoing %d steps", trip_id, error.message, len(compensations))
+        for compensation in reversed(compensations):
+            await compensation.undo()
+        undone = ", ".join(compensation.description for compensation in reversed(compensations)) or "nothing"
+        raise TerminalError(
+            f"Trip {trip_id} was not booked: {error.message}. Undone: {undone}", status_code=error.status_code
+        ) from None
+
+    logger.info("Trip %s booked", trip_id)
+    return BookingSummary(
+        trip_id=trip_id,
+        flight_booking_id=flight_booking_id,
+        car_booking_id=car_booking_id,
+        payment_id=payment_id,
+        amount_charged=booking.payment_info.amount,
+    )
+
+
+app = restate.app(services=[booking_workflow, flights, car_rentals])

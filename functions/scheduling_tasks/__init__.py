@@ -1,0 +1,1 @@
+"""Scheduling tasks: PaymentTracker, a reminder loop built from delayed self-calls."""

@@ -1,0 +1,1 @@
+"""Stateful actors and durable state machines: MachineOperator."""

@@ -1,0 +1,105 @@
+"""The factory machine that MachineOperator drives: slow to change state, and flaky.
+
+A transition takes ``MACHINE_TRANSITION_SECONDS`` (default 5) of durable sleep: the Lambda
+function suspends instead of waiting, and Restate wakes it up when the time is over.
+
+The machine crashes now and then in the middle of a transition, like the seed's: an ordinary
+exception, so Restate retries the invocation and replays its journal. ``MACHINE_CRASH_MODE``
+chooses how:
+
+* ``random`` (default): each attempt at a transition crashes with probability
+  ``MACHINE_CRASH_PROBABILITY`` (default 0.4, as in the seed); ``0`` turns crashes off. On
+  Lambda the attempt that resumes the handler after the sleep replays it from the start, so the
+  crash can strike then too: the retry finds the sleep done in the journal and does not wait again.
+* ``once``: every transition crashes exactly the first time an execution environment runs it,
+  and goes through on the retry. Tests use it to get a crash they can count on, and it makes
+  the retry visible on every call of a demo.
+
+Why ``once`` remembers crashes in the execution environment's memory: a handler cannot tell a
+first attempt from a retry. The SDK does not expose Restate's retry count
+(``ctx.request().attempt_headers`` only carries the protocol's content type, the invocation id,
+the object key and the cluster name), and anything the handler journals before it crashes - a
+state read or write, a ``ctx.run`` - is replayed with exactly the same values on the retry, which
+is the point of durable execution. Memory outside the journal is what differs between attempts.
+On AWS a retry may land in another execution environment, which then crashes once too, so
+``once`` means "once per environment"; locally a retry normally reuses the environment that
+just became idle, so each transition crashes once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from typing import Literal
+
+import restate
+
+from functions.common.settings import seconds_setting
+
+Direction = Literal["up", "down"]
+
+TRANSITION_TIME = seconds_setting("MACHINE_TRANSITION_SECONDS", 5)
+
+
+def crash_mode_setting(name: str, default: str) -> Literal["random", "once"]:
+    value = os.environ.get(name) or default
+    if value == "random":
+        return "random"
+    if value == "once":
+        return "once"
+    raise ValueError(f"{name} must be 'random' or 'once', got {value!r}")
+
+
+def probability_setting(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a probability between 0 and 1, got {raw!r}") from None
+    if not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a probability between 0 and 1, got {raw!r}")
+    return value
+
+
+CRASH_MODE = crash_mode_setting("MACHINE_CRASH_MODE", "random")
+CRASH_PROBABILITY = probability_setting("MACHINE_CRASH_PROBABILITY", 0.4)
+
+logger = logging.getLogger(__name__)
+# Leaves out lines while the handler replays its journal, so each transition line shows once.
+logger.addFilter(restate.RestateLoggingFilter())
+crash_logger = logging.getLogger(f"{__name__}.crashes")
+"""Not filtered: a crash is news even when it strikes while the handler replays its journal."""
+
+_crashed_invocations: set[str] = set()
+"""Invocations whose transition already crashed in this execution environment (mode ``once``)."""
+
+
+class MachineCrashed(Exception):
+    """Not a TerminalError: Restate retries the invocation until the transition goes through."""
+
+
+def maybe_crash(invocation_id: str, machine_id: str, direction: Direction) -> None:
+    if CRASH_MODE == "once":
+        crash = invocation_id not in _crashed_invocations
+        _crashed_invocations.add(invocation_id)
+    else:
+        # Python's random, not ctx.random(): the latter is seeded per invocation, so a retry would
+        # draw the same number and crash again, forever.
+        crash = random.random() < CRASH_PROBABILITY
+    if crash:
+        crash_logger.warning("A failure happened while %s was going %s!", machine_id, direction)
+        raise MachineCrashed(f"machine {machine_id} crashed while going {direction}")
+
+
+async def transition(ctx: restate.ObjectContext, direction: Direction) -> None:
+    """Move the machine; returns once it is there, however many crashes it takes."""
+    machine_id = ctx.key()
+    logger.info("Beginning transition to %s: %s", direction, machine_id)
+    maybe_crash(ctx.request().id, machine_id, direction)
+    # Journaled: when the function resumes after the sleep it replays the code above, and a crash
+    # then does not make the machine wait all over again - the retry finds the sleep done.
+    await ctx.sleep(TRANSITION_TIME, name=f"transition to {direction}")
+    logger.info("Done transitioning to %s: %s", direction, machine_id)

@@ -1,0 +1,1 @@
+"""Webhook callbacks: WebhookCallbackRouter, a durable target for Stripe webhooks."""
