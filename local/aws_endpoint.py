@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from moto.server import ThreadedMotoServer
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
@@ -21,6 +23,8 @@ class LocalAwsEndpoint:
         return {"AWS_ENDPOINT_URL": self.url, **LOCAL_CREDENTIALS}
 
     def start(self) -> LocalAwsEndpoint:
+        # moto serves through werkzeug, which logs every request line to stderr.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server.start()
         return self
 

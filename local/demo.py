@@ -7,6 +7,7 @@ starts one for the duration of the demo.
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 import sys
 import time
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from functions.catalog import PATTERNS
 from functions.common.ingress import DEFAULT_INGRESS_URL
 from local.processes import STATE_DIR, port_is_open
-from local.stack import LocalStack, StackPorts
+from local.stack import LocalStack, StackPorts, settings_from
 
 
 def demo_of(pattern_name: str) -> Callable[[str], str]:
@@ -47,7 +48,9 @@ def main() -> None:
     shutil.rmtree(state_dir, ignore_errors=True)
     needs_kafka = any(pattern.subscriptions for pattern in PATTERNS)
     print("No stack running: starting one for the demo...", flush=True)
-    with LocalStack(state_dir=state_dir, ports=ports, with_kafka=needs_kafka) as stack:
+    with LocalStack(
+        state_dir=state_dir, ports=ports, with_kafka=needs_kafka, function_settings=settings_from(os.environ)
+    ) as stack:
         passed = run_all(stack.ingress_url)
     sys.exit(0 if passed else 1)
 

@@ -30,7 +30,8 @@ def produce(bootstrap: str, topic: str, records: Iterable[tuple[str, str]], time
             failures.append(str(error))
 
     # Idempotent producer: a retry after a broker hiccup cannot duplicate or reorder records.
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5})
+    # log_level 3: errors only; a broker that is still loading its coordinator is retried, not news.
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5, "log_level": 3})
     count = 0
     for key, value in records:
         producer.produce(topic, key=key.encode(), value=value.encode(), on_delivery=on_delivery)

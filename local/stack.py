@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import os
 import signal
 import sys
 import threading
@@ -206,6 +207,12 @@ Ctrl-C stops everything.
 """
 
 
+def settings_from(environment: Mapping[str, str]) -> dict[str, str]:
+    """The catalog settings given in ``environment``, e.g. ``MACHINE_TRANSITION_SECONDS=1 make dev``."""
+    names = {name for pattern in PATTERNS for name in pattern.settings}
+    return {name: value for name, value in environment.items() if name in names}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the local Restate + Lambda stack in the foreground.")
     parser.add_argument("--state-dir", type=Path, default=STATE_DIR / "dev")
@@ -219,7 +226,9 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    stack = LocalStack(state_dir=args.state_dir, with_kafka=not args.no_kafka)
+    stack = LocalStack(
+        state_dir=args.state_dir, with_kafka=not args.no_kafka, function_settings=settings_from(os.environ)
+    )
     try:
         print("Starting the local stack (first run downloads the Kafka jars)...", flush=True)
         stack.start()

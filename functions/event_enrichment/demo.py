@@ -1,0 +1,38 @@
+"""The seed's scenario: register a package over HTTP, two locations from Kafka, read the joined info."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from functions.common.ingress import IngressError
+from functions.event_enrichment.client import package_info, register_package
+from local.produce import DEFAULT_BOOTSTRAP, produce
+
+TOPIC = "package-location-updates"
+LOCATIONS = [
+    {"timestamp": "2024-10-10 13:00", "location": "Pinetree Road 5, Paris"},
+    {"timestamp": "2024-10-10 14:00", "location": "Mountain Road 155, Brussels"},
+]
+
+
+def run_demo(ingress_url: str, bootstrap: str = DEFAULT_BOOTSTRAP, timeout: float = 60.0) -> str:
+    package = f"package123-{uuid.uuid4().hex[:8]}"
+    register_package(ingress_url, package, "Bridge 6, Amsterdam")
+    produce(bootstrap, TOPIC, [(package, json.dumps(update)) for update in LOCATIONS])
+    expected: dict[str, Any] = {"finalDestination": "Bridge 6, Amsterdam", "locations": LOCATIONS}
+    deadline = time.monotonic() + timeout
+    while (info := package_info(ingress_url, package)) != expected:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"expected {expected}, got {info} after {timeout:.0f} s")
+        time.sleep(0.2)
+    try:
+        package_info(ingress_url, f"never-registered-{package}")
+    except IngressError as error:
+        if error.status_code != 404:
+            raise
+    else:
+        raise AssertionError("an unregistered package should be a 404")
+    return "registered over HTTP, two Kafka locations joined in arrival order"
