@@ -24,7 +24,6 @@ pending for a random number of polls between ``MODERATION_MIN_PENDING_POLLS`` an
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 
@@ -32,14 +31,14 @@ import restate
 from pydantic import BaseModel
 
 from functions.common.logs import pattern_logger
-from functions.common.settings import seconds_setting
+from functions.common.settings import seconds_setting, whole_number_setting
 from functions.common.validation import RAW_JSON, parse_input
 
 logger = pattern_logger(__name__)
 
 POLL_INTERVAL = seconds_setting("MODERATION_POLL_SECONDS", 5)
-MIN_PENDING_POLLS = int(os.environ.get("MODERATION_MIN_PENDING_POLLS", "1"))
-MAX_PENDING_POLLS = int(os.environ.get("MODERATION_MAX_PENDING_POLLS", "3"))
+MIN_PENDING_POLLS = whole_number_setting("MODERATION_MIN_PENDING_POLLS", 1)
+MAX_PENDING_POLLS = max(MIN_PENDING_POLLS, whole_number_setting("MODERATION_MAX_PENDING_POLLS", 3))
 
 FEED = "feed"
 

@@ -5,11 +5,8 @@ with an ordinary exception the first time an execution environment works on them
 goes through. The tests set it to get a failure they can count on; it stays out of the way
 otherwise.
 
-Why the memory of a failure lives in the execution environment: a handler cannot tell a first
-attempt from a retry. The SDK does not expose Restate's retry count, and whatever the handler
-journals before failing is replayed with the same values on the retry. On AWS a retry may land in
-another execution environment, which then fails once too ("once per environment"); locally a retry
-normally reuses the environment that just became idle.
+How a failure can happen only once without knowing the attempt number: see
+``functions/common/faults.py``.
 """
 
 from __future__ import annotations
@@ -17,14 +14,15 @@ from __future__ import annotations
 import logging
 import os
 
+from functions.common.faults import FailOncePerEnvironment
+
 FLAKY_SUBTASKS = frozenset(
     name.strip() for name in os.environ.get("FANOUT_FLAKY_SUBTASKS", "").split(",") if name.strip()
 )
 
 logger = logging.getLogger(__name__)
 
-_failed_invocations: set[str] = set()
-"""RunSubtask invocations that already failed in this execution environment."""
+_fail_once = FailOncePerEnvironment()
 
 
 class SubtaskFailed(Exception):
@@ -32,8 +30,7 @@ class SubtaskFailed(Exception):
 
 
 def fail_if_flaky(subtask: str, invocation_id: str) -> None:
-    if subtask not in FLAKY_SUBTASKS or invocation_id in _failed_invocations:
+    if subtask not in FLAKY_SUBTASKS or not _fail_once.should_fail(invocation_id):
         return
-    _failed_invocations.add(invocation_id)
     logger.warning("Subtask %r failed (simulated transient failure); Restate retries it", subtask)
     raise SubtaskFailed(f"subtask {subtask!r} failed (simulated transient failure)")

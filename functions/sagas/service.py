@@ -44,7 +44,6 @@ limit of their own: they are retried with the invocation's retry policy, so each
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
@@ -56,20 +55,14 @@ from pydantic import BaseModel, Field, RootModel
 from restate import RunOptions, TerminalError
 
 from functions.common.logs import pattern_logger
+from functions.common.settings import whole_number_setting
 from functions.common.validation import RAW_JSON, parse_input
 from functions.sagas import payment_provider
 
 logger = pattern_logger(__name__)
 
 
-def attempts_setting(name: str, default: int) -> int:
-    raw = os.environ.get(name) or str(default)
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{name} must be a whole number of attempts, at least 1, got {raw!r}")
-    return int(raw)
-
-
-CHARGE_MAX_ATTEMPTS = attempts_setting("BOOKING_CHARGE_MAX_ATTEMPTS", 10)
+CHARGE_MAX_ATTEMPTS = whole_number_setting("BOOKING_CHARGE_MAX_ATTEMPTS", 10, minimum=1)
 PAYMENT_REFUSED = 402
 
 NonEmpty = Annotated[str, Field(min_length=1)]

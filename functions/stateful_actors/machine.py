@@ -15,15 +15,7 @@ chooses how:
   and goes through on the retry. Tests use it to get a crash they can count on, and it makes
   the retry visible on every call of a demo.
 
-Why ``once`` remembers crashes in the execution environment's memory: a handler cannot tell a
-first attempt from a retry. The SDK does not expose Restate's retry count
-(``ctx.request().attempt_headers`` only carries the protocol's content type, the invocation id,
-the object key and the cluster name), and anything the handler journals before it crashes - a
-state read or write, a ``ctx.run`` - is replayed with exactly the same values on the retry, which
-is the point of durable execution. Memory outside the journal is what differs between attempts.
-On AWS a retry may land in another execution environment, which then crashes once too, so
-``once`` means "once per environment"; locally a retry normally reuses the environment that
-just became idle, so each transition crashes once.
+Why ``once`` can tell a first attempt from a retry at all: see ``functions/common/faults.py``.
 """
 
 from __future__ import annotations
@@ -35,7 +27,9 @@ from typing import Literal
 
 import restate
 
-from functions.common.settings import seconds_setting
+from functions.common.faults import FailOncePerEnvironment
+from functions.common.logs import pattern_logger
+from functions.common.settings import probability_setting, seconds_setting
 
 Direction = Literal["up", "down"]
 
@@ -51,45 +45,30 @@ def crash_mode_setting(name: str, default: str) -> Literal["random", "once"]:
     raise ValueError(f"{name} must be 'random' or 'once', got {value!r}")
 
 
-def probability_setting(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a probability between 0 and 1, got {raw!r}") from None
-    if not 0 <= value <= 1:
-        raise ValueError(f"{name} must be a probability between 0 and 1, got {raw!r}")
-    return value
-
-
 CRASH_MODE = crash_mode_setting("MACHINE_CRASH_MODE", "random")
 CRASH_PROBABILITY = probability_setting("MACHINE_CRASH_PROBABILITY", 0.4)
 
-logger = logging.getLogger(__name__)
-# Leaves out lines while the handler replays its journal, so each transition line shows once.
-logger.addFilter(restate.RestateLoggingFilter())
+logger = pattern_logger(__name__)
 crash_logger = logging.getLogger(f"{__name__}.crashes")
 """Not filtered: a crash is news even when it strikes while the handler replays its journal."""
 
-_crashed_invocations: set[str] = set()
-"""Invocations whose transition already crashed in this execution environment (mode ``once``)."""
+_crash_once = FailOncePerEnvironment()
 
 
 class MachineCrashed(Exception):
     """Not a TerminalError: Restate retries the invocation until the transition goes through."""
 
 
-def maybe_crash(invocation_id: str, machine_id: str, direction: Direction) -> None:
+def should_crash(invocation_id: str) -> bool:
     if CRASH_MODE == "once":
-        crash = invocation_id not in _crashed_invocations
-        _crashed_invocations.add(invocation_id)
-    else:
-        # Python's random, not ctx.random(): the latter is seeded per invocation, so a retry would
-        # draw the same number and crash again, forever.
-        crash = random.random() < CRASH_PROBABILITY
-    if crash:
+        return _crash_once.should_fail(invocation_id)
+    # Python's random, not ctx.random(): the latter is seeded per invocation, so a retry would
+    # draw the same number and crash again, forever.
+    return random.random() < CRASH_PROBABILITY
+
+
+def maybe_crash(invocation_id: str, machine_id: str, direction: Direction) -> None:
+    if should_crash(invocation_id):
         crash_logger.warning("A failure happened while %s was going %s!", machine_id, direction)
         raise MachineCrashed(f"machine {machine_id} crashed while going {direction}")
 
