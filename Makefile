@@ -9,7 +9,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export AWS_EC2_METADATA_DISABLED := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install dev demo test lint bench clean
+.PHONY: help install dev demo test lint bench clean synth deploy
 
 help:
 	@echo "make demo    run every pattern's demo scenario (starts a local stack if none is running)"
@@ -17,6 +17,8 @@ help:
 	@echo "make dev     run the local stack in the foreground: Restate, Kafka, moto, local Lambda"
 	@echo "make lint    ruff + mypy"
 	@echo "make bench   speed and memory benchmarks of the local Lambda path"
+	@echo "make synth   synthesize the CDK app into cdk.out/ (offline, no AWS credentials needed)"
+	@echo "make deploy  deploy every pattern to AWS Lambda and register it with Restate (PATTERN=<name> for one)"
 	@echo "make clean   remove the local state (.state/) and build output"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt functions/requirements.txt
@@ -51,6 +53,17 @@ lint: $(VENV)/.installed
 
 bench: install
 	$(PY) -m local.bench
+
+# The CDK CLI runs app.py with the venv's Python (cdk.json); CDK_ARGS passes more, e.g. CDK_ARGS="-c lambda:architecture=x86_64".
+CDK := npx cdk --no-notices
+PATTERN ?=
+
+synth: install
+	$(CDK) synth --quiet $(CDK_ARGS)
+
+# One pattern's stack (the shared stack comes along as its dependency), or all of them.
+deploy: install
+	$(CDK) deploy $(if $(PATTERN),$(PATTERN),--all) $(CDK_ARGS)
 
 clean:
 	rm -rf $(STATE) cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -11,11 +11,14 @@ bundle too) and every failure says which call failed and why.
 * :meth:`RestateAdmin.ensure_kafka_cluster` - create the cluster or update its properties.
 * :meth:`RestateAdmin.reconcile_subscriptions` - the admin API has no upsert, so list, match, and
   create only the missing ones.
+* :meth:`RestateAdmin.unfinished_invocations` - whether a deployment still has work pinned to it
+  (admin SQL on ``sys_invocation``), before anything removes it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -179,6 +182,35 @@ class RestateAdmin:
 
     def delete_subscription(self, subscription_id: str) -> None:
         self._request("DELETE", f"/subscriptions/{urllib.parse.quote(subscription_id)}")
+
+    def find_subscription(self, source: str, sink: str) -> dict[str, Any] | None:
+        """The subscription from ``source`` to ``sink``, if there is one (there is at most one)."""
+        for subscription in self.subscriptions():
+            if subscription.get("source") == source and subscription.get("sink") == sink:
+                return subscription
+        return None
+
+    def create_subscription(self, spec: SubscriptionSpec) -> str:
+        _, answer = self._request(
+            "POST", "/subscriptions", {"source": spec.source, "sink": spec.sink, "options": dict(spec.options)}
+        )
+        subscription_id: str = answer["id"]
+        return subscription_id
+
+    def unfinished_invocations(self, deployment_id: str) -> int:
+        """How many invocations pinned to the deployment have not completed yet.
+
+        Restate runs an invocation to its end on the deployment it started on, so a deployment is
+        safe to remove only when this is 0.
+        """
+        # The id goes into SQL text: accept only the shape Restate gives deployment ids.
+        if not re.fullmatch(r"dp_[0-9A-Za-z]+", deployment_id):
+            raise ValueError(f"not a deployment id: {deployment_id!r}")
+        rows = self.query(
+            "SELECT count(*) AS unfinished FROM sys_invocation "
+            f"WHERE pinned_deployment_id = '{deployment_id}' AND status <> 'completed'"
+        )
+        return int(rows[0]["unfinished"]) if rows else 0
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         """Rows of an admin SQL query (``sys_invocation``, ``state``, ...)."""

@@ -1,0 +1,406 @@
+"""The CloudFormation custom resources that connect a deployed stack to Restate.
+
+The CDK Provider framework invokes :func:`handler` with CloudFormation's Create / Update / Delete
+events and turns its return value (or exception) into the response CloudFormation waits for.
+Three resource types, each idempotent against the admin API, so that CloudFormation retries and
+re-deploys never duplicate anything:
+
+``Custom::RestateDeployment`` (one per published function version)
+    Waits for ``/health``, registers the version's ARN (``force: false``, with the invoker role to
+    assume), checks that every expected service came back, makes services public or private as
+    the catalog says, and optionally prunes older deployments of the same services once nothing
+    is pinned to them. The physical id is the version ARN, so a new version is a replacement:
+    CloudFormation then deletes the old resource, and that delete follows ``RemovalPolicy``
+    (``retain`` keeps the old deployment, which in-flight invocations still run on).
+``Custom::RestateKafkaCluster``
+    Creates or updates the cluster's properties (SASL credentials read from a secret).
+``Custom::RestateSubscription``
+    One catalog subscription: created if missing, re-created if its options changed.
+
+Every wait is bounded by the Lambda's own remaining time (minus a margin to report a failure), so
+an unreachable admin API fails the resource with a reason instead of timing out the function.
+Tokens and passwords come from Secrets Manager at run time and are never logged or returned.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
+
+from functions.registration.restate_admin import (
+    AdminApiError,
+    AdminApiUnreachable,
+    RestateAdmin,
+    SubscriptionSpec,
+)
+
+logger = logging.getLogger(__name__)
+logger.setLevel(logging.INFO)
+
+REPORTING_MARGIN_SECONDS = 5.0
+"""Kept back from the Lambda's remaining time, so the handler always returns before it is killed."""
+MAX_REQUEST_SECONDS = 30.0
+"""One admin API call; discovery (Restate invoking the function once) fits well within it."""
+DELETE_PATIENCE_SECONDS = 60.0
+"""Deletes are best effort: a stack whose Restate environment is gone must still delete quickly."""
+
+T = TypeVar("T")
+
+
+class LambdaContext(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+class RegistrationFailed(Exception):
+    """The resource cannot be brought to the wanted state; the message is what CloudFormation shows."""
+
+
+class Deadline:
+    """The point in time by which this invocation must have answered."""
+
+    def __init__(self, context: LambdaContext, margin: float = REPORTING_MARGIN_SECONDS) -> None:
+        self.at = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - margin
+
+    def remaining(self) -> float:
+        return max(0.0, self.at - time.monotonic())
+
+
+def _flag(value: Any) -> bool:
+    # CloudFormation hands every property over as a string.
+    return str(value).strip().lower() == "true"
+
+
+def _names(value: Any) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [name for name in value.split(",") if name]
+    return [str(name) for name in value]
+
+
+def read_secret(secret_id: str) -> str:
+    # boto3 is in Lambda's runtime; imported here so that resources without secrets need no AWS setup.
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        value: str = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+    except (BotoCoreError, ClientError) as error:
+        raise RegistrationFailed(f"cannot read secret {secret_id}: {error}") from None
+    return value
+
+
+def secret_text(secret_id: str) -> str:
+    """A secret's value: plain text, or the single value of a one-entry JSON object (the console's format)."""
+    raw = read_secret(secret_id)
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError:
+        return raw.strip()
+    if isinstance(parsed, dict) and len(parsed) == 1:
+        (value,) = parsed.values()
+        if isinstance(value, str):
+            return value.strip()
+    if isinstance(parsed, str):
+        return parsed.strip()
+    raise RegistrationFailed(f"secret {secret_id} must hold the token as text or as a JSON object with one entry")
+
+
+def secret_json(secret_id: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(read_secret(secret_id))
+    except json.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise RegistrationFailed(f"secret {secret_id} must hold a JSON object")
+    return parsed
+
+
+def connect(properties: Mapping[str, Any], deadline: Deadline, patience: float | None = None) -> RestateAdmin:
+    """An admin client for the resource's Restate, once its admin API answers ``/health``.
+
+    Waits until the deadline (a Restate Cloud environment may be waking up), or ``patience``
+    seconds if that is sooner.
+    """
+    admin_url = str(properties["AdminUrl"])
+    token_secret = str(properties.get("AuthTokenSecretId") or "")
+    token = secret_text(token_secret) if token_secret else None
+    admin = RestateAdmin(admin_url, token=token)
+    bound_requests(admin, deadline)
+    try:
+        admin.wait_until_healthy(timeout=min(deadline.remaining(), patience or deadline.remaining()))
+    except AdminApiUnreachable as problem:
+        raise RegistrationFailed(f"{problem} (gave up within the registration function's timeout)") from None
+    return admin
+
+
+def bound_requests(admin: RestateAdmin, deadline: Deadline) -> None:
+    """No single admin call may run past the deadline."""
+    admin.request_timeout = max(1.0, min(MAX_REQUEST_SECONDS, deadline.remaining()))
+
+
+def with_retries(admin: RestateAdmin, action: Callable[[], T], what: str, deadline: Deadline) -> T:
+    """Run ``action``, retrying while Restate answers 5xx or nothing answers, until the deadline.
+
+    Discovery of a freshly created function or invoker policy can fail for a few seconds while
+    IAM and Lambda propagate; a 4xx is Restate refusing the request, and retrying cannot help.
+    """
+    delay = 1.0
+    while True:
+        bound_requests(admin, deadline)
+        try:
+            return action()
+        except AdminApiError as error:
+            if error.status < 500 or deadline.remaining() < delay:
+                raise RegistrationFailed(f"{what}: {error}") from None
+            logger.warning("%s failed, retrying in %.0f s: %s", what, delay, error)
+        except AdminApiUnreachable as error:
+            if deadline.remaining() < delay:
+                raise RegistrationFailed(f"{what}: {error}") from None
+            logger.warning("%s failed, retrying in %.0f s: %s", what, delay, error)
+        time.sleep(delay)
+        delay = min(delay * 2, 10.0)
+
+
+# --- Custom::RestateDeployment ---------------------------------------------------------------
+
+
+def register_deployment(properties: Mapping[str, Any], deadline: Deadline) -> dict[str, Any]:
+    arn = str(properties["FunctionVersionArn"])
+    expected = _names(properties.get("Services"))
+    private = set(_names(properties.get("PrivateServices")))
+    admin = connect(properties, deadline)
+    deployment = with_retries(
+        admin,
+        lambda: admin.register_lambda(
+            arn,
+            assume_role_arn=str(properties.get("AssumeRoleArn") or "") or None,
+            metadata={"registered-by": "cloudformation"},
+        ),
+        f"registering {arn}",
+        deadline,
+    )
+    missing = sorted(set(expected) - set(deployment.services))
+    if missing:
+        raise RegistrationFailed(
+            f"{arn} was registered as {deployment.id} but does not serve {missing} "
+            f"(it serves {list(deployment.services)}): is the handler the right module?"
+        )
+    for service in expected:
+        set_visibility(admin, service, service not in private, deadline)
+    logger.info(
+        "%s %s as %s, serving %s",
+        "Registered" if deployment.created else "Already registered",
+        arn,
+        deployment.id,
+        ", ".join(deployment.services),
+    )
+    pruned = []
+    if _flag(properties.get("PruneOldDeployments")):
+        pruned = prune_deployments(admin, deployment.id, set(deployment.services))
+    return {
+        "PhysicalResourceId": arn,
+        "Data": {
+            "DeploymentId": deployment.id,
+            "Services": ",".join(deployment.services),
+            "Created": str(deployment.created).lower(),
+            "PrunedDeployments": ",".join(pruned),
+        },
+    }
+
+
+def set_visibility(admin: RestateAdmin, service: str, public: bool, deadline: Deadline) -> None:
+    """Public services are callable through the ingress; private ones only by other services."""
+    with_retries(
+        admin,
+        lambda: admin.set_service_public(service, public=public),
+        f"making {service} {'public' if public else 'private'}",
+        deadline,
+    )
+
+
+def removable(admin: RestateAdmin, deployment_id: str) -> bool:
+    """True when no unfinished invocation is pinned to the deployment (unknown counts as no)."""
+    try:
+        unfinished = admin.unfinished_invocations(deployment_id)
+    except (AdminApiError, AdminApiUnreachable, ValueError) as error:
+        logger.warning("Keeping %s: cannot tell whether invocations still run on it: %s", deployment_id, error)
+        return False
+    if unfinished:
+        logger.info("Keeping %s: %d unfinished invocations are pinned to it", deployment_id, unfinished)
+    return unfinished == 0
+
+
+def prune_deployments(admin: RestateAdmin, current_id: str, services: set[str]) -> list[str]:
+    """Delete the deployments that ``current_id`` supersedes for all their services and that are idle.
+
+    A deployment that also serves a service the current one does not is kept: removing it would
+    remove that service. Best effort: a failure is logged, never fails the registration.
+    """
+    pruned: list[str] = []
+    try:
+        deployments = admin.deployments()
+    except (AdminApiError, AdminApiUnreachable) as error:
+        logger.warning("Not pruning: cannot list deployments: %s", error)
+        return pruned
+    for deployment in deployments:
+        deployment_id = str(deployment.get("id", ""))
+        served = {str(service.get("name")) for service in deployment.get("services", [])}
+        if deployment_id == current_id or not served or not served <= services:
+            continue
+        if not removable(admin, deployment_id):
+            continue
+        try:
+            # Restate removes deployments only with force; the check above is what makes it safe.
+            admin.delete_deployment(deployment_id, force=True)
+        except (AdminApiError, AdminApiUnreachable) as error:
+            logger.warning("Could not prune %s: %s", deployment_id, error)
+            continue
+        logger.info("Pruned %s (%s), superseded by %s", deployment_id, deployment.get("arn"), current_id)
+        pruned.append(deployment_id)
+    return pruned
+
+
+def remove_deployment(event: Mapping[str, Any], deadline: Deadline) -> dict[str, Any]:
+    properties = event["ResourceProperties"]
+    physical_id = str(event.get("PhysicalResourceId", ""))
+    policy = str(properties.get("RemovalPolicy", "retain")).lower()
+    answer: dict[str, Any] = {"PhysicalResourceId": physical_id, "Data": {"Removed": ""}}
+    # A failed Create leaves a request id as the physical id: nothing was registered under it.
+    if policy != "destroy" or not physical_id.startswith("arn:"):
+        logger.info("Leaving the Restate deployment of %s in place (removal policy %s)", physical_id, policy)
+        return answer
+    removed: list[str] = []
+    try:
+        admin = connect(properties, deadline, patience=DELETE_PATIENCE_SECONDS)
+        for deployment in admin.deployments_of_arn(physical_id):
+            if removable(admin, deployment["id"]):
+                admin.delete_deployment(deployment["id"], force=True)
+                removed.append(deployment["id"])
+    except (RegistrationFailed, AdminApiError, AdminApiUnreachable) as error:
+        # Best effort: a stack must stay deletable when its Restate environment is already gone.
+        logger.warning("Could not remove the deployment of %s: %s", physical_id, error)
+    logger.info("Removed %s for %s", removed or "nothing", physical_id)
+    answer["Data"]["Removed"] = ",".join(removed)
+    return answer
+
+
+# --- Custom::RestateKafkaCluster -------------------------------------------------------------
+
+
+def kafka_properties(properties: Mapping[str, Any]) -> dict[str, str]:
+    merged = {str(key): str(value) for key, value in dict(properties.get("Properties") or {}).items()}
+    merged["bootstrap.servers"] = str(properties["BootstrapServers"])
+    sasl_secret = str(properties.get("SaslSecretId") or "")
+    if sasl_secret:
+        credentials = secret_json(sasl_secret)
+        try:
+            merged["sasl.username"] = str(credentials["username"])
+            merged["sasl.password"] = str(credentials["password"])
+        except KeyError as missing:
+            raise RegistrationFailed(f"secret {sasl_secret} has no {missing} entry") from None
+    return merged
+
+
+def ensure_cluster(properties: Mapping[str, Any], deadline: Deadline) -> dict[str, Any]:
+    name = str(properties["ClusterName"])
+    wanted = kafka_properties(properties)
+    admin = connect(properties, deadline)
+    created = with_retries(
+        admin, lambda: admin.ensure_kafka_cluster(name, wanted), f"creating Kafka cluster {name}", deadline
+    )
+    logger.info("%s Kafka cluster %s (%s)", "Created" if created else "Updated", name, wanted["bootstrap.servers"])
+    return {"PhysicalResourceId": name, "Data": {"ClusterName": name}}
+
+
+def remove_cluster(event: Mapping[str, Any], deadline: Deadline) -> dict[str, Any]:
+    name = str(event.get("PhysicalResourceId", ""))
+    answer: dict[str, Any] = {"PhysicalResourceId": name, "Data": {}}
+    if name != str(event["ResourceProperties"].get("ClusterName")):
+        return answer  # a failed Create: no cluster was made under this id
+    try:
+        connect(event["ResourceProperties"], deadline, DELETE_PATIENCE_SECONDS).delete_kafka_cluster(name)
+        logger.info("Deleted Kafka cluster %s", name)
+    except (RegistrationFailed, AdminApiError, AdminApiUnreachable) as error:
+        if not (isinstance(error, AdminApiError) and error.status == 404):
+            logger.warning("Could not delete Kafka cluster %s: %s", name, error)
+    return answer
+
+
+# --- Custom::RestateSubscription -------------------------------------------------------------
+
+
+def subscription_spec(properties: Mapping[str, Any]) -> SubscriptionSpec:
+    return SubscriptionSpec(
+        source=f"kafka://{properties['ClusterName']}/{properties['Topic']}",
+        sink=f"service://{properties['Service']}/{properties['Handler']}",
+        options={str(key): str(value) for key, value in dict(properties.get("Options") or {}).items()},
+    )
+
+
+def subscription_id(spec: SubscriptionSpec) -> str:
+    return f"{spec.source} -> {spec.sink}"
+
+
+def ensure_subscription(properties: Mapping[str, Any], deadline: Deadline) -> dict[str, Any]:
+    spec = subscription_spec(properties)
+    admin = connect(properties, deadline)
+    existing = admin.find_subscription(spec.source, spec.sink)
+    if existing is not None:
+        current = existing.get("options") or {}
+        if all(current.get(key) == value for key, value in spec.options.items()):
+            logger.info("Subscription %s already exists as %s", subscription_id(spec), existing["id"])
+            return {"PhysicalResourceId": subscription_id(spec), "Data": {"SubscriptionId": existing["id"]}}
+        # Restate cannot change a subscription's options in place: replace the subscription.
+        logger.info("Re-creating subscription %s with options %s", existing["id"], dict(spec.options))
+        admin.delete_subscription(existing["id"])
+    created = with_retries(
+        admin, lambda: admin.create_subscription(spec), f"subscribing {subscription_id(spec)}", deadline
+    )
+    logger.info("Created subscription %s as %s", subscription_id(spec), created)
+    return {"PhysicalResourceId": subscription_id(spec), "Data": {"SubscriptionId": created}}
+
+
+def remove_subscription(event: Mapping[str, Any], deadline: Deadline) -> dict[str, Any]:
+    spec = subscription_spec(event["ResourceProperties"])
+    physical_id = str(event.get("PhysicalResourceId", ""))
+    answer: dict[str, Any] = {"PhysicalResourceId": physical_id, "Data": {}}
+    if physical_id != subscription_id(spec):
+        return answer  # a failed Create: nothing was subscribed under this id
+    try:
+        admin = connect(event["ResourceProperties"], deadline, DELETE_PATIENCE_SECONDS)
+        existing = admin.find_subscription(spec.source, spec.sink)
+        if existing is not None:
+            admin.delete_subscription(existing["id"])
+            logger.info("Deleted subscription %s (%s)", physical_id, existing["id"])
+    except (RegistrationFailed, AdminApiError, AdminApiUnreachable) as error:
+        if not (isinstance(error, AdminApiError) and error.status == 404):
+            logger.warning("Could not delete subscription %s: %s", physical_id, error)
+    return answer
+
+
+Operation = Callable[[Mapping[str, Any], Deadline], dict[str, Any]]
+HANDLERS: Mapping[str, tuple[Operation, Operation]] = {
+    # resource type: (create or update: takes the properties, delete: takes the event)
+    "Custom::RestateDeployment": (register_deployment, remove_deployment),
+    "Custom::RestateKafkaCluster": (ensure_cluster, remove_cluster),
+    "Custom::RestateSubscription": (ensure_subscription, remove_subscription),
+}
+
+
+def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The Provider framework's onEvent handler for every Restate custom resource."""
+    deadline = Deadline(context)
+    request, resource_type = event["RequestType"], event["ResourceType"]
+    logger.info("%s %s %s", request, resource_type, event.get("PhysicalResourceId", event.get("LogicalResourceId")))
+    if resource_type not in HANDLERS:
+        raise RegistrationFailed(f"unknown resource type {resource_type}; known: {', '.join(HANDLERS)}")
+    upsert, remove = HANDLERS[resource_type]
+    if request in ("Create", "Update"):
+        return upsert(event["ResourceProperties"], deadline)
+    if request == "Delete":
+        return remove(event, deadline)
+    raise RegistrationFailed(f"unknown request type {request}")

@@ -1,0 +1,234 @@
+"""Lambda bundles built on this machine, without Docker.
+
+A pattern's bundle is what ``/var/task`` holds on Lambda: the wheels of ``functions/requirements.txt``
+for the target (Linux, CPU architecture, CPython version), installed by pip with
+``--only-binary=:all:`` and manylinux platform tags so that no compiler is needed and the host's
+own OS and Python version do not matter, plus the part of the ``functions`` package the pattern
+imports: the package root, ``common/`` and the pattern's own folder.
+
+Dependencies are the same for every pattern, so they are installed once per target into
+``.state/bundles/`` (keyed by the requirements' content) and hard-linked into each bundle; the
+asset hash covers exactly a bundle's inputs, so a deploy publishes a new Lambda version for the
+patterns whose code or dependencies changed and for no other.
+
+CDK runs :class:`LocalBundling` from ``Code.from_asset(..., bundling=...)``. Template tests skip
+it with the ``aws:cdk:bundling-stacks`` context (an empty list bundles no stack); the
+shipped-artifact test calls :func:`bundle_pattern` directly for the host's target.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_lambda as lambda_
+
+from functions.catalog import Pattern
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR = PROJECT_ROOT / "functions"
+REQUIREMENTS = FUNCTIONS_DIR / "requirements.txt"
+DEPENDENCY_CACHE = PROJECT_ROOT / ".state" / "bundles"
+
+BUNDLE_FORMAT = "1"
+"""Part of every asset hash: bump it when the bundle layout changes, so that CDK rebuilds."""
+
+_MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a bundle runs: Lambda's CPU architecture and CPython version."""
+
+    architecture: str = "arm64"
+    python_version: str = "3.13"
+
+    def __post_init__(self) -> None:
+        if self.architecture not in _MACHINES:
+            raise ValueError(f"architecture must be one of {sorted(_MACHINES)}, got {self.architecture!r}")
+
+    @property
+    def docker_platform(self) -> str:
+        return f"linux/{'arm64' if self.architecture == 'arm64' else 'amd64'}"
+
+    @property
+    def lambda_architecture(self) -> lambda_.Architecture:
+        return lambda_.Architecture.ARM_64 if self.architecture == "arm64" else lambda_.Architecture.X86_64
+
+
+def pip_install_command(requirements: Path, target_dir: Path, target: Target) -> list[str]:
+    """The pip command that installs ``requirements`` for ``target``, whatever the host is."""
+    machine = _MACHINES[target.architecture]
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",  # .pyc files for the host's Python would be dead weight for the target's
+        "--only-binary=:all:",
+        "--platform",
+        f"manylinux2014_{machine}",
+        "--platform",
+        f"manylinux_2_28_{machine}",
+        "--python-version",
+        target.python_version,
+        "--implementation",
+        "cp",
+        "--target",
+        str(target_dir),
+        "-r",
+        str(requirements),
+    ]
+
+
+def pattern_sources(pattern_name: str) -> list[Path]:
+    """The parts of the ``functions`` package a pattern's bundle holds (files and folders)."""
+    return [
+        FUNCTIONS_DIR / "__init__.py",
+        FUNCTIONS_DIR / "catalog.py",
+        FUNCTIONS_DIR / "common",
+        FUNCTIONS_DIR / pattern_name,
+    ]
+
+
+def registration_sources() -> list[Path]:
+    """The registration function needs only the standard library and boto3 (in Lambda's runtime)."""
+    return [FUNCTIONS_DIR / "__init__.py", FUNCTIONS_DIR / "registration"]
+
+
+def _files(sources: Iterable[Path]) -> Iterator[Path]:
+    for source in sources:
+        if source.is_file():
+            yield source
+            continue
+        for path in sorted(source.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                yield path
+
+
+def content_hash(sources: Iterable[Path], *extra: str) -> str:
+    """A hash of the files' project-relative paths and contents, plus ``extra`` strings."""
+    digest = hashlib.sha256()
+    for part in (BUNDLE_FORMAT, *extra):
+        digest.update(part.encode() + b"\0")
+    for path in _files(sources):
+        digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _link_tree(source: Path, destination: Path) -> None:
+    """Copy a folder by hard links (a bundle's dependencies are ~100 MB, copied ten times a synth)."""
+
+    def link_or_copy(src: str, dst: str) -> object:
+        try:
+            os.link(src, dst)
+        except OSError:  # another file system, or links not allowed: copy instead
+            shutil.copy2(src, dst)
+        return dst
+
+    shutil.copytree(source, destination, copy_function=link_or_copy, dirs_exist_ok=True)
+
+
+def installed_dependencies(target: Target, requirements: Path = REQUIREMENTS, cache: Path = DEPENDENCY_CACHE) -> Path:
+    """A folder with ``requirements`` installed for ``target``, reused while the requirements are unchanged."""
+    key = content_hash([requirements], target.architecture, target.python_version)[:16]
+    folder = cache / f"deps-{target.architecture}-py{target.python_version}-{key}"
+    if folder.is_dir():
+        return folder
+    cache.mkdir(parents=True, exist_ok=True)
+    # Installed beside the final folder and renamed into place: an interrupted install is never reused.
+    staging = Path(tempfile.mkdtemp(prefix=f"{folder.name}.", dir=cache))
+    try:
+        result = subprocess.run(
+            pip_install_command(requirements, staging, target), capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"pip could not install {requirements} for {target}: {result.stderr.strip() or result.stdout.strip()}"
+            )
+        try:
+            staging.rename(folder)
+        except OSError:
+            if not folder.is_dir():  # else another synth installed the same requirements meanwhile
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def copy_sources(sources: Iterable[Path], output_dir: Path) -> None:
+    """Lay the sources out under ``output_dir`` as they are under the project root."""
+    for source in sources:
+        destination = output_dir / source.relative_to(PROJECT_ROOT)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, destination, ignore=_IGNORED, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, destination)
+
+
+def bundle_pattern(pattern: Pattern, output_dir: Path, target: Target) -> Path:
+    """Build ``pattern``'s Lambda bundle for ``target`` in ``output_dir`` (created if missing)."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    _link_tree(installed_dependencies(target), output_dir)
+    copy_sources(pattern_sources(pattern.name), output_dir)
+    return output_dir
+
+
+def bundle_registration(output_dir: Path) -> Path:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    copy_sources(registration_sources(), output_dir)
+    return output_dir
+
+
+@jsii.implements(cdk.ILocalBundling)
+class LocalBundling:
+    """CDK's hook for building an asset on the host: returning True means Docker is never used."""
+
+    def __init__(self, build: Any) -> None:
+        self._build = build
+
+    def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_options: Any) -> bool:
+        self._build(Path(output_dir))
+        return True
+
+
+def _code(build: Any, asset_hash: str, target: Target) -> lambda_.Code:
+    return lambda_.Code.from_asset(
+        str(FUNCTIONS_DIR),
+        asset_hash=asset_hash,
+        asset_hash_type=cdk.AssetHashType.CUSTOM,
+        bundling=cdk.BundlingOptions(
+            # Required by the API but never pulled: local bundling either succeeds or raises.
+            image=lambda_.Runtime.PYTHON_3_13.bundling_image,
+            local=LocalBundling(build),
+            platform=target.docker_platform,
+        ),
+    )
+
+
+def pattern_code(pattern: Pattern, target: Target) -> lambda_.Code:
+    """The asset of ``pattern``'s function, bundled for ``target`` when the stack is bundled."""
+    asset_hash = content_hash(
+        [*pattern_sources(pattern.name), REQUIREMENTS], target.architecture, target.python_version
+    )
+    return _code(lambda output_dir: bundle_pattern(pattern, output_dir, target), asset_hash, target)
+
+
+def registration_code(target: Target) -> lambda_.Code:
+    asset_hash = content_hash(registration_sources(), target.architecture, target.python_version, "registration")
+    return _code(bundle_registration, asset_hash, target)

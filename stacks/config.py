@@ -1,0 +1,329 @@
+"""What the CDK app is configured with: CDK context, read the same way under the CLI and without it.
+
+The CLI merges ``cdk.json``'s ``context``, ``cdk.context.json`` and ``-c key=value`` and hands the
+result to ``app.py``; plain ``python app.py`` and the tests get nothing from it, so
+:func:`project_context` reads the same files and both pass them to ``cdk.App`` as defaults (the
+CLI's values win). Every key is listed in :data:`CONTEXT_KEYS` and explained in the README; values
+given with ``-c`` arrive as strings, so booleans, numbers, lists and objects are parsed here.
+
+Secrets (the admin API key, Kafka SASL credentials, secret pattern settings) are configured by
+Secrets Manager ARN or name only: no key accepts a secret value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from functions.catalog import PATTERNS
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+RESTATE_CLOUD_ACCOUNT = "654654156625"
+"""The AWS account Restate Cloud invokes Lambda functions from (Restate's published default)."""
+RESTATE_CLOUD_PRINCIPAL_ARN = f"arn:aws:iam::{RESTATE_CLOUD_ACCOUNT}:role/RestateCloud"
+"""The role in that account that assumes each environment's invoker role."""
+
+CONTEXT_KEYS: Mapping[str, str] = {
+    "restate:mode": "`cloud` (default) or `self-hosted`",
+    "restate:cloud:environmentId": "Restate Cloud environment id, `env_...`",
+    "restate:cloud:region": "Restate Cloud region of the environment: `us` (default) or `eu`",
+    "restate:cloud:apiKeySecret": "ARN or name of the Secrets Manager secret holding an admin API key",
+    "restate:cloud:account": f"account Restate Cloud assumes the invoker role from (default {RESTATE_CLOUD_ACCOUNT})",
+    "restate:cloud:principalArn": f"role that assumes it (default {RESTATE_CLOUD_PRINCIPAL_ARN})",
+    "restate:selfHosted:adminUrl": "admin API URL of a self-hosted Restate, e.g. `https://restate.internal:9070`",
+    "restate:selfHosted:ingressUrl": "its ingress URL (only shown as an output)",
+    "restate:selfHosted:authTokenSecret": "optional ARN or name of a secret with a bearer token for the admin API",
+    "restate:selfHosted:invokerPrincipalArn": "IAM principal (role ARN) the Restate server runs as",
+    "restate:selfHosted:externalId": "optional sts:ExternalId that principal passes",
+    "restate:selfHosted:vpcId": "optional VPC for the registration function (when the admin API is private)",
+    "restate:selfHosted:subnetIds": "its subnets (list or comma-separated)",
+    "restate:selfHosted:securityGroupIds": "its security groups (list or comma-separated; default: a new one)",
+    "restate:removalPolicy": "`retain` (default): deleting a stack leaves Restate deployments; `destroy` removes them",
+    "restate:pruneOldDeployments": "`true`: after registering, delete older deployments of the same services that "
+    "have no unfinished invocations (default false)",
+    "restate:registrationTimeoutSeconds": "timeout of the registration function (default 300)",
+    "kafka:bootstrapServers": "Kafka bootstrap servers; empty: no Kafka cluster and no subscriptions",
+    "kafka:clusterName": "name of the cluster in Restate (default `my-cluster`)",
+    "kafka:properties": "extra librdkafka properties of the cluster (object)",
+    "kafka:saslSecret": 'optional ARN or name of a secret `{"username": ..., "password": ...}`',
+    "lambda:architecture": "`arm64` (default) or `x86_64`",
+    "lambda:logRetentionDays": "retention of every log group (default 30)",
+    "app:namePrefix": "prefix of stack and function names (default `restate-patterns`)",
+    "app:tags": "tags on every resource (object)",
+    "patterns:settings": "per-pattern overrides of catalog settings: `{pattern: {NAME: value}}`",
+    "patterns:settingSecrets": "per-pattern settings taken from Secrets Manager: `{pattern: {NAME: secret}}`",
+}
+
+
+class ConfigError(ValueError):
+    """The context does not describe a deployable configuration; the message names the key."""
+
+
+def project_context(project_root: Path = PROJECT_ROOT) -> dict[str, Any]:
+    """Context as the CDK CLI assembles it from the project's files: cdk.json, then cdk.context.json."""
+    context: dict[str, Any] = {}
+    cdk_json = project_root / "cdk.json"
+    if cdk_json.exists():
+        context.update(json.loads(cdk_json.read_text()).get("context", {}))
+    cached = project_root / "cdk.context.json"
+    if cached.exists():
+        context.update(json.loads(cached.read_text()))
+    return context
+
+
+def _text(context: Mapping[str, Any], key: str, default: str = "") -> str:
+    value = context.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, str | int | float):
+        raise ConfigError(f"context {key} must be a string, got {value!r}")
+    return str(value).strip()
+
+
+def _required(context: Mapping[str, Any], key: str, why: str) -> str:
+    value = _text(context, key)
+    if not value:
+        raise ConfigError(f"context {key} is required {why} ({CONTEXT_KEYS[key]})")
+    return value
+
+
+def _secret_reference(context: Mapping[str, Any], key: str, why: str | None = None) -> str | None:
+    """A secret's ARN or name; a value that is evidently the secret itself is refused before it reaches a template."""
+    value = _required(context, key, why) if why else _text(context, key)
+    if re.fullmatch(r"key_[0-9A-Za-z]{20,}|whsec_[0-9A-Za-z]+|Bearer .*", value):
+        raise ConfigError(
+            f"context {key} looks like the secret itself; store it in Secrets Manager and give the secret's "
+            "ARN or name instead, so that it never appears in a template"
+        )
+    return value or None
+
+
+def _flag(context: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = context.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1"):
+        return True
+    if text in ("false", "no", "0"):
+        return False
+    raise ConfigError(f"context {key} must be true or false, got {value!r}")
+
+
+def _number(context: Mapping[str, Any], key: str, default: int) -> int:
+    value = context.get(key)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise ConfigError(f"context {key} must be a whole number, got {value!r}") from None
+    if number <= 0:
+        raise ConfigError(f"context {key} must be positive, got {value!r}")
+    return number
+
+
+def _names(context: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = context.get(key)
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"context {key} must be a list of strings, got {value!r}")
+    return tuple(item.strip() for item in value if item.strip())
+
+
+def _object(context: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = context.get(key)
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"context {key} must be a JSON object: {error}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"context {key} must be an object, got {value!r}")
+    return value
+
+
+def _string_map(context: Mapping[str, Any], key: str) -> dict[str, str]:
+    raw = _object(context, key)
+    if not all(isinstance(value, str | int | float | bool) for value in raw.values()):
+        raise ConfigError(f"context {key} must map names to strings, got {raw!r}")
+    return {str(name): str(value).lower() if isinstance(value, bool) else str(value) for name, value in raw.items()}
+
+
+def _per_pattern(context: Mapping[str, Any], key: str) -> dict[str, dict[str, str]]:
+    raw = _object(context, key)
+    known = {pattern.name: pattern for pattern in PATTERNS}
+    result: dict[str, dict[str, str]] = {}
+    for name, settings in raw.items():
+        pattern = known.get(name)
+        if pattern is None:
+            raise ConfigError(f"context {key} names {name!r}, which is not in the catalog: {', '.join(known)}")
+        if not isinstance(settings, dict) or not all(isinstance(v, str | int | float) for v in settings.values()):
+            raise ConfigError(f"context {key}.{name} must map setting names to strings, got {settings!r}")
+        # A misspelt setting would silently do nothing: only the catalog's settings are accepted.
+        unknown = set(settings) - set(pattern.settings)
+        if unknown:
+            raise ConfigError(
+                f"context {key}.{name} sets {sorted(unknown)}, which {name} does not read "
+                f"(it reads: {', '.join(pattern.settings) or 'nothing'})"
+            )
+        result[name] = {setting: str(value) for setting, value in settings.items()}
+    return result
+
+
+@dataclass(frozen=True)
+class VpcPlacement:
+    vpc_id: str
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RestateConfig:
+    mode: str
+    """``cloud`` or ``self-hosted``."""
+    admin_url: str
+    ingress_url: str
+    token_secret: str | None
+    """ARN or name of the secret with the admin API's bearer token (the API key on Restate Cloud)."""
+    invoker_principal_arn: str
+    invoker_principal_account: str | None
+    """Restate Cloud: trust the account, conditioned on the principal ARN (survives its re-creation)."""
+    external_id: str | None
+    tag_session: bool
+    """Restate Cloud tags its role sessions, so the invoker role's trust must allow sts:TagSession."""
+    vpc: VpcPlacement | None
+    removal_policy: str
+    prune_old_deployments: bool
+    registration_timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class KafkaConfig:
+    cluster_name: str
+    bootstrap_servers: str
+    properties: Mapping[str, str]
+    sasl_secret: str | None
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    restate: RestateConfig
+    kafka: KafkaConfig | None
+    architecture: str
+    log_retention_days: int
+    name_prefix: str
+    tags: Mapping[str, str]
+    pattern_settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    pattern_setting_secrets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def function_name(self, pattern_name: str) -> str:
+        return f"{self.name_prefix}-{pattern_name}"
+
+    def stack_name(self, name: str) -> str:
+        # CloudFormation stack names allow letters, digits and hyphens only.
+        return f"{self.name_prefix}-{name}".replace("_", "-")
+
+
+def restate_cloud_urls(environment_id: str, region: str) -> tuple[str, str]:
+    """(admin URL, ingress URL) of a Restate Cloud environment; the host uses the id without ``env_``."""
+    host = f"{environment_id.removeprefix('env_')}.env.{region}.restate.cloud"
+    return f"https://{host}:9070", f"https://{host}"
+
+
+def _restate_config(context: Mapping[str, Any]) -> RestateConfig:
+    mode = _text(context, "restate:mode", "cloud").lower()
+    removal_policy = _text(context, "restate:removalPolicy", "retain").lower()
+    if removal_policy not in ("retain", "destroy"):
+        raise ConfigError(f"context restate:removalPolicy must be retain or destroy, got {removal_policy!r}")
+    common: dict[str, Any] = {
+        "removal_policy": removal_policy,
+        "prune_old_deployments": _flag(context, "restate:pruneOldDeployments", False),
+        "registration_timeout_seconds": min(900, _number(context, "restate:registrationTimeoutSeconds", 300)),
+    }
+    if mode == "cloud":
+        why = "for restate:mode=cloud"
+        environment_id = _required(context, "restate:cloud:environmentId", why)
+        if not re.fullmatch(r"env_[0-9a-z]+", environment_id):
+            raise ConfigError(f"context restate:cloud:environmentId must look like env_..., got {environment_id!r}")
+        region = _text(context, "restate:cloud:region", "us").lower()
+        admin_url, ingress_url = restate_cloud_urls(environment_id, region)
+        return RestateConfig(
+            mode=mode,
+            admin_url=admin_url,
+            ingress_url=ingress_url,
+            token_secret=_secret_reference(context, "restate:cloud:apiKeySecret", why),
+            invoker_principal_arn=_text(context, "restate:cloud:principalArn", RESTATE_CLOUD_PRINCIPAL_ARN),
+            invoker_principal_account=_text(context, "restate:cloud:account", RESTATE_CLOUD_ACCOUNT),
+            external_id=environment_id,
+            tag_session=True,
+            vpc=None,
+            **common,
+        )
+    if mode == "self-hosted":
+        why = "for restate:mode=self-hosted"
+        admin_url = _required(context, "restate:selfHosted:adminUrl", why).rstrip("/")
+        vpc = None
+        vpc_id = _text(context, "restate:selfHosted:vpcId")
+        if vpc_id:
+            subnets = _names(context, "restate:selfHosted:subnetIds")
+            if not subnets:
+                raise ConfigError("context restate:selfHosted:subnetIds is required with restate:selfHosted:vpcId")
+            vpc = VpcPlacement(vpc_id, subnets, _names(context, "restate:selfHosted:securityGroupIds"))
+        return RestateConfig(
+            mode=mode,
+            admin_url=admin_url,
+            ingress_url=_text(context, "restate:selfHosted:ingressUrl").rstrip("/"),
+            token_secret=_secret_reference(context, "restate:selfHosted:authTokenSecret"),
+            invoker_principal_arn=_required(context, "restate:selfHosted:invokerPrincipalArn", why),
+            invoker_principal_account=None,
+            external_id=_text(context, "restate:selfHosted:externalId") or None,
+            tag_session=False,
+            vpc=vpc,
+            **common,
+        )
+    raise ConfigError(f"context restate:mode must be cloud or self-hosted, got {mode!r}")
+
+
+def _kafka_config(context: Mapping[str, Any]) -> KafkaConfig | None:
+    bootstrap_servers = _text(context, "kafka:bootstrapServers")
+    if not bootstrap_servers:
+        return None
+    return KafkaConfig(
+        cluster_name=_text(context, "kafka:clusterName", "my-cluster"),
+        bootstrap_servers=bootstrap_servers,
+        properties=_string_map(context, "kafka:properties"),
+        sasl_secret=_secret_reference(context, "kafka:saslSecret"),
+    )
+
+
+def deployment_config(context: Mapping[str, Any]) -> DeploymentConfig:
+    """The deployment described by ``context``; :class:`ConfigError` names the first bad key."""
+    architecture = _text(context, "lambda:architecture", "arm64").lower()
+    if architecture not in ("arm64", "x86_64"):
+        raise ConfigError(f"context lambda:architecture must be arm64 or x86_64, got {architecture!r}")
+    name_prefix = _text(context, "app:namePrefix", "restate-patterns")
+    if not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]{0,30}", name_prefix):
+        raise ConfigError(f"context app:namePrefix must be letters, digits and hyphens (<= 31), got {name_prefix!r}")
+    return DeploymentConfig(
+        restate=_restate_config(context),
+        kafka=_kafka_config(context),
+        architecture=architecture,
+        log_retention_days=_number(context, "lambda:logRetentionDays", 30),
+        name_prefix=name_prefix,
+        tags=_string_map(context, "app:tags"),
+        pattern_settings=_per_pattern(context, "patterns:settings"),
+        pattern_setting_secrets=_per_pattern(context, "patterns:settingSecrets"),
+    )

@@ -1,0 +1,109 @@
+"""A Python Lambda function the way every function of this app is built.
+
+Each gets its own execution role, its own log group (named like Lambda's default, with a
+retention) and JSON logs. The role may write to that log group only, instead of the managed
+AWSLambdaBasicExecutionRole policy that may create and write any log group in the account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.bundling import Target
+from stacks.nag import acknowledge
+
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922)
+"""The retention periods CloudWatch Logs accepts."""
+
+
+class PythonFunction(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        function_name: str,
+        description: str,
+        handler: str,
+        code: lambda_.Code,
+        target: Target,
+        timeout_seconds: int,
+        memory_mb: int,
+        log_retention_days: int,
+        environment: Mapping[str, str] | None = None,
+        vpc: ec2.IVpc | None = None,
+        subnets: Sequence[ec2.ISubnet] = (),
+        security_groups: Sequence[ec2.ISecurityGroup] = (),
+        version_removal_policy: cdk.RemovalPolicy | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"log retention must be one of {LOG_RETENTION_DAYS} days, got {log_retention_days}")
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/lambda/{function_name}",
+            # The name is fixed, so a log group left behind would block deploying the stack again.
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        cfn_log_group = self.log_group.node.default_child
+        assert isinstance(cfn_log_group, logs.CfnLogGroup)
+        cfn_log_group.retention_in_days = log_retention_days
+
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Execution role of {function_name}",
+        )
+        self.log_group.grant_write(self.role)
+        if vpc is not None:
+            # Network interfaces in the VPC are created by Lambda on the function's behalf.
+            self.role.add_managed_policy(
+                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
+            )
+            acknowledge(
+                self.role,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSLambdaVPCAccessExecutionRole]",
+                "The AWS-maintained policy is the documented minimum for Lambda to manage the function's "
+                "network interfaces; its ec2 actions cannot be limited to resources that do not exist yet.",
+            )
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=function_name,
+            description=description,
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            architecture=target.lambda_architecture,
+            handler=handler,
+            code=code,
+            timeout=cdk.Duration.seconds(timeout_seconds),
+            memory_size=memory_mb,
+            environment=dict(environment or {}),
+            role=self.role,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.INFO,
+            vpc=vpc,
+            vpc_subnets=ec2.SubnetSelection(subnets=list(subnets)) if vpc is not None else None,
+            security_groups=list(security_groups) or None,
+            current_version_options=lambda_.VersionOptions(removal_policy=version_removal_policy)
+            if version_removal_policy is not None
+            else None,
+        )
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            "Python 3.13 is the runtime the bundles are built for (cp313 wheels of pydantic-core and "
+            "restate-sdk) and the one the patterns are tested with.",
+        )

@@ -1,0 +1,191 @@
+"""What all pattern stacks share: the Restate environment's side of AWS.
+
+* the invoker role Restate assumes to invoke the functions (each pattern stack allows it to invoke
+  its own function's published versions);
+* the registration provider: a Python function running ``functions/registration/custom_resource.py``
+  behind the CDK Provider framework, which every ``Custom::Restate*`` resource calls;
+* the Kafka cluster in Restate, when Kafka is configured.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from stacks.bundling import Target, registration_code
+from stacks.config import DeploymentConfig, RestateConfig
+from stacks.nag import acknowledge
+from stacks.python_function import PythonFunction
+
+DEPLOYMENT_RESOURCE = "Custom::RestateDeployment"
+KAFKA_CLUSTER_RESOURCE = "Custom::RestateKafkaCluster"
+SUBSCRIPTION_RESOURCE = "Custom::RestateSubscription"
+
+
+def secret_reference(scope: Construct, construct_id: str, secret: str) -> secretsmanager.ISecret:
+    """A secret given by full ARN or by name; only the reference ever reaches the template."""
+    if secret.startswith("arn:"):
+        return secretsmanager.Secret.from_secret_complete_arn(scope, construct_id, secret)
+    return secretsmanager.Secret.from_secret_name_v2(scope, construct_id, secret)
+
+
+def invoker_role(scope: Construct, restate: RestateConfig) -> iam.Role:
+    """The role Restate assumes to invoke the functions; it can do nothing else."""
+    if restate.invoker_principal_account is not None:
+        # Restate Cloud: trust its account, but only its Restate role and only for this environment
+        # (the external id), as Restate documents; the principal ARN is a condition rather than the
+        # principal so that the trust survives Restate re-creating that role.
+        principal_condition = {"aws:PrincipalArn": restate.invoker_principal_arn}
+        role = iam.Role(
+            scope,
+            "InvokerRole",
+            description=f"Assumed by Restate ({restate.admin_url}) to invoke the pattern functions",
+            assumed_by=iam.AccountPrincipal(restate.invoker_principal_account).with_conditions(
+                {"StringEquals": {"sts:ExternalId": restate.external_id, **principal_condition}}
+            ),
+        )
+    else:
+        role = iam.Role(
+            scope,
+            "InvokerRole",
+            description=f"Assumed by Restate ({restate.admin_url}) to invoke the pattern functions",
+            assumed_by=iam.ArnPrincipal(restate.invoker_principal_arn),
+            external_ids=[restate.external_id] if restate.external_id else None,
+        )
+    if restate.tag_session:
+        assert role.assume_role_policy is not None
+        # Restate Cloud attaches session tags when it assumes the role.
+        role.assume_role_policy.add_statements(
+            iam.PolicyStatement(
+                actions=["sts:TagSession"],
+                principals=[iam.AccountPrincipal(restate.invoker_principal_account)],
+                conditions={"StringEquals": principal_condition},
+            )
+        )
+    return role
+
+
+class SharedStack(cdk.Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, target: Target, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        restate = config.restate
+        self.invoker_role = invoker_role(self, restate)
+
+        readable_secrets = []
+        if restate.token_secret:
+            readable_secrets.append(secret_reference(self, "AdminTokenSecret", restate.token_secret))
+        if config.kafka is not None and config.kafka.sasl_secret:
+            readable_secrets.append(secret_reference(self, "KafkaSaslSecret", config.kafka.sasl_secret))
+
+        vpc: ec2.IVpc | None = None
+        subnets: list[ec2.ISubnet] = []
+        security_groups: list[ec2.ISecurityGroup] = []
+        if restate.vpc is not None:
+            # Attributes instead of a lookup: synth stays offline. The subnets are named explicitly
+            # below, so the VPC's own zones and subnets are never consulted.
+            vpc = ec2.Vpc.from_vpc_attributes(
+                self, "RegistrationVpc", vpc_id=restate.vpc.vpc_id, availability_zones=cdk.Fn.get_azs()
+            )
+            cdk.Validations.of(vpc).acknowledge(
+                cdk.Acknowledgment(
+                    id="Annotation::@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones",
+                    reason="The zones are never read: the function's subnets are given by id.",
+                )
+            )
+            subnets = [
+                ec2.Subnet.from_subnet_id(self, f"RegistrationSubnet{index}", subnet_id)
+                for index, subnet_id in enumerate(restate.vpc.subnet_ids)
+            ]
+            for subnet in subnets:
+                cdk.Validations.of(subnet).acknowledge(
+                    cdk.Acknowledgment(
+                        id="Annotation::@aws-cdk/aws-ec2:noSubnetRouteTableId",
+                        reason="Only the subnet ids are needed to place the function; nothing here routes.",
+                    )
+                )
+            security_groups = [
+                ec2.SecurityGroup.from_security_group_id(self, f"RegistrationSecurityGroup{index}", group_id)
+                for index, group_id in enumerate(restate.vpc.security_group_ids)
+            ]
+
+        self.registration = PythonFunction(
+            self,
+            "Registration",
+            function_name=f"{config.name_prefix}-registration",
+            description="Registers function versions, the Kafka cluster and subscriptions with Restate",
+            handler="functions.registration.custom_resource.handler",
+            code=registration_code(target),
+            target=target,
+            timeout_seconds=restate.registration_timeout_seconds,
+            memory_mb=256,
+            log_retention_days=config.log_retention_days,
+            vpc=vpc,
+            subnets=subnets,
+            security_groups=security_groups,
+        )
+        for secret in readable_secrets:
+            secret.grant_read(self.registration.function)
+
+        provider_logs = logs.LogGroup(self, "ProviderLogs", removal_policy=cdk.RemovalPolicy.DESTROY)
+        cfn_provider_logs = provider_logs.node.default_child
+        assert isinstance(cfn_provider_logs, logs.CfnLogGroup)
+        cfn_provider_logs.retention_in_days = config.log_retention_days
+        self.provider = cr.Provider(
+            self, "RegistrationProvider", on_event_handler=self.registration.function, log_group=provider_logs
+        )
+        self._acknowledge_provider_framework()
+
+        self.kafka_cluster: cdk.CustomResource | None = None
+        if config.kafka is not None:
+            self.kafka_cluster = cdk.CustomResource(
+                self,
+                "KafkaCluster",
+                service_token=self.provider.service_token,
+                resource_type=KAFKA_CLUSTER_RESOURCE,
+                properties={
+                    **self.admin_properties(),
+                    "ClusterName": config.kafka.cluster_name,
+                    "BootstrapServers": config.kafka.bootstrap_servers,
+                    "Properties": dict(config.kafka.properties),
+                    "SaslSecretId": config.kafka.sasl_secret or "",
+                },
+            )
+
+        if restate.ingress_url:
+            cdk.CfnOutput(self, "IngressUrl", value=restate.ingress_url, description="Call the patterns here")
+        cdk.CfnOutput(self, "AdminUrl", value=restate.admin_url, description="Restate admin API")
+        cdk.CfnOutput(self, "InvokerRoleArn", value=self.invoker_role.role_arn)
+
+    def admin_properties(self) -> dict[str, str]:
+        """The properties every Restate custom resource needs to reach the admin API."""
+        return {
+            "AdminUrl": self.config.restate.admin_url,
+            # The secret's ARN or name: the registration function reads the token at run time.
+            "AuthTokenSecretId": self.config.restate.token_secret or "",
+        }
+
+    def _acknowledge_provider_framework(self) -> None:
+        framework = self.provider.node.find_child("framework-onEvent")
+        acknowledge(
+            framework,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+            "The CDK Provider framework's own function: CDK creates its role with this AWS-maintained "
+            "policy; it only writes its logs.",
+        )
+        acknowledge(
+            framework,
+            "AwsSolutions-IAM5[Resource::<{handler}.Arn>:*]",
+            "The Provider framework may invoke any version of the registration function, which is "
+            "the only function it calls.",
+            handler=self.registration.function,
+        )

@@ -1,0 +1,159 @@
+"""Helpers for the CDK tests: CloudFormation-shaped events, a Lambda context, a private Restate.
+
+The registration handler is driven exactly as the CDK Provider framework drives it in AWS: with
+the event CloudFormation sends (``RequestType``, ``ResourceProperties``, ``PhysicalResourceId``,
+...) and a context whose remaining time shrinks as the clock runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from local.lambda_runtime import FunctionSpec, LocalLambdaRuntime
+from local.processes import free_port
+from local.restate_server import RestatePorts, RestateServer
+
+SERVICE_TOKEN = "arn:aws:lambda:us-east-1:000000000000:function:restate-patterns-registration-provider"
+
+
+class LambdaContext:
+    """The part of Lambda's context object the handler uses: the time left before the function is killed."""
+
+    def __init__(self, seconds: float) -> None:
+        self._ends_at = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._ends_at - time.monotonic()) * 1000))
+
+
+def cfn_event(
+    request_type: str,
+    resource_type: str,
+    properties: Mapping[str, Any],
+    *,
+    physical_id: str | None = None,
+    old_properties: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A CloudFormation custom resource request, as the Provider framework hands it to onEvent."""
+    event: dict[str, Any] = {
+        "RequestType": request_type,
+        "ServiceToken": SERVICE_TOKEN,
+        "ResponseURL": "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/presigned",
+        "StackId": "arn:aws:cloudformation:us-east-1:000000000000:stack/restate-patterns-test/1",
+        "RequestId": str(uuid.uuid4()),
+        "LogicalResourceId": "Registration",
+        "ResourceType": resource_type,
+        # CloudFormation passes every scalar property as a string.
+        "ResourceProperties": {"ServiceToken": SERVICE_TOKEN, **_stringified(properties)},
+    }
+    if physical_id is not None:
+        event["PhysicalResourceId"] = physical_id
+    if old_properties is not None:
+        event["OldResourceProperties"] = {
+            "ServiceToken": SERVICE_TOKEN,
+            **_stringified(old_properties),
+        }
+    return event
+
+
+def _stringified(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _stringified(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_stringified(item) for item in value]
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+class RecordingProxy:
+    """Forwards requests to ``upstream`` and remembers each request's Authorization header."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.authorizations: list[str | None] = []
+        proxy = self
+
+        class Forward(BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                proxy.authorizations.append(self.headers.get("authorization"))
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {name: value for name, value in self.headers.items() if name.lower() != "host"}
+                request = urllib.request.Request(
+                    proxy.upstream + self.path, data=body, headers=headers, method=self.command
+                )
+                try:
+                    with urllib.request.urlopen(request, timeout=60) as response:
+                        status, payload, content_type = response.status, response.read(), response.headers
+                except urllib.error.HTTPError as error:
+                    status, payload, content_type = error.code, error.read(), error.headers
+                self.send_response(status)
+                self.send_header("content-type", content_type.get("content-type", "application/json"))
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = _forward  # noqa: N815 - http.server's naming
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature fixed
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Forward)
+        self._server.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> RecordingProxy:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class RestateServerWithAws(RestateServer):
+    """restate-server that assumes invoker roles through a local STS (moto) instead of AWS's."""
+
+    def __init__(self, *args: Any, aws_endpoint: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.aws_endpoint = aws_endpoint
+
+    def environment(self) -> dict[str, str]:
+        return {**super().environment(), "AWS_ENDPOINT_URL_STS": self.aws_endpoint}
+
+
+@dataclass
+class PrivateRestate:
+    server: RestateServer
+    runtime: LocalLambdaRuntime
+
+
+@contextlib.contextmanager
+def private_restate(functions: Sequence[FunctionSpec], state_dir: Path, aws_endpoint: str) -> Iterator[PrivateRestate]:
+    """A restate-server of its own, invoking ``functions`` through a local Lambda runtime of its own."""
+    with LocalLambdaRuntime(functions, state_dir / "lambda") as runtime:
+        server = RestateServerWithAws(
+            base_dir=state_dir / "restate",
+            ports=RestatePorts(ingress=free_port(), admin=free_port(), node=free_port()),
+            lambda_endpoint=runtime.url,
+            log_file=state_dir / "restate-server.log",
+            aws_endpoint=aws_endpoint,
+        ).start()
+        try:
+            yield PrivateRestate(server, runtime)
+        finally:
+            server.stop()

@@ -1,0 +1,327 @@
+"""Template assertions on the synthesized CDK app, with the context `cdk synth` uses (cdk.json).
+
+Asset bundling is switched off here with CDK's ``aws:cdk:bundling-stacks`` context (an empty list:
+bundle no stack), the documented way to synthesize templates without building assets; the
+templates are otherwise what ``make synth`` writes. test_cdk_artifact.py builds a real bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+
+from functions.catalog import PATTERNS, SUBSCRIPTION_OPTIONS, all_subscriptions
+from stacks.app import SHARED_STACK_ID, build_app
+from stacks.config import ConfigError, deployment_config, project_context
+from stacks.nag import MIN_REASON_LENGTH
+
+NO_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
+CDK_JSON = json.loads((Path(__file__).resolve().parent.parent / "cdk.json").read_text())["context"]
+
+SELF_HOSTED = {
+    **NO_BUNDLING,
+    "restate:mode": "self-hosted",
+    "restate:selfHosted:adminUrl": "https://restate.internal.example:9070",
+    "restate:selfHosted:ingressUrl": "https://restate.internal.example:8080",
+    "restate:selfHosted:authTokenSecret": "arn:aws:secretsmanager:eu-west-1:111111111111:secret:restate-token-AbCdEf",
+    "restate:selfHosted:invokerPrincipalArn": "arn:aws:iam::111111111111:role/restate-server",
+    "restate:selfHosted:externalId": "restate-patterns-external-id",
+    "restate:selfHosted:vpcId": "vpc-0123456789abcdef0",
+    "restate:selfHosted:subnetIds": "subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb",
+    "restate:selfHosted:securityGroupIds": ["sg-0cccccccccccccccc"],
+    "restate:removalPolicy": "destroy",
+    "restate:pruneOldDeployments": "true",
+    "kafka:bootstrapServers": "",
+    "lambda:architecture": "x86_64",
+    "patterns:settingSecrets": {"webhook_callbacks": {"STRIPE_WEBHOOK_SECRET": "restate-patterns/stripe-webhook"}},
+}
+
+
+def synthesize(outdir: Path, context: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Synthesize (running cdk-nag, which raises on any unacknowledged finding); templates by stack id."""
+    assembly = build_app(context, outdir=str(outdir)).synth()
+    return {stack.hierarchical_id: dict(stack.template) for stack in assembly.stacks}
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory) -> Iterator[tuple[Path, dict[str, dict[str, Any]]]]:
+    outdir = tmp_path_factory.mktemp("cdk-cloud")
+    yield outdir, synthesize(outdir, NO_BUNDLING)
+
+
+@pytest.fixture(scope="module")
+def templates(cloud: tuple[Path, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    return cloud[1]
+
+
+@pytest.fixture(scope="module")
+def self_hosted(tmp_path_factory) -> dict[str, dict[str, Any]]:
+    return synthesize(tmp_path_factory.mktemp("cdk-self-hosted"), SELF_HOSTED)
+
+
+def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == resource_type}
+
+
+def only(template: dict[str, Any], resource_type: str) -> tuple[str, dict[str, Any]]:
+    found = resources(template, resource_type)
+    assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+def strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+
+
+def test_the_context_is_cdk_json_as_the_cli_reads_it():
+    assert {key: project_context()[key] for key in CDK_JSON} == CDK_JSON
+    config = deployment_config(project_context())
+    assert config.restate.mode == "cloud" and config.architecture == "arm64"
+    assert config.restate.admin_url == "https://201example0000000000000000.env.us.restate.cloud:9070"
+
+
+def test_every_pattern_gets_an_arm64_python_313_function_configured_from_the_catalog(templates):
+    for pattern in PATTERNS:
+        _, function = only(templates[pattern.name], "AWS::Lambda::Function")
+        properties = function["Properties"]
+        assert properties["Runtime"] == "python3.13", pattern.name
+        assert properties["Architectures"] == ["arm64"], pattern.name
+        assert properties["Handler"] == pattern.handler == f"functions.{pattern.name}.service.app"
+        assert properties["FunctionName"] == f"restate-patterns-{pattern.name}"
+        assert properties["Timeout"] == pattern.timeout_seconds
+        assert properties["MemorySize"] == pattern.memory_mb
+        assert properties.get("Environment", {}).get("Variables", {}) == dict(pattern.settings), pattern.name
+        assert properties["LoggingConfig"]["LogFormat"] == "JSON"
+
+
+def test_each_function_publishes_a_version_that_deploys_never_delete(templates):
+    for pattern in PATTERNS:
+        template = templates[pattern.name]
+        function_id, _ = only(template, "AWS::Lambda::Function")
+        _, version = only(template, "AWS::Lambda::Version")
+        assert version["Properties"]["FunctionName"] == {"Ref": function_id}
+        assert version["DeletionPolicy"] == version["UpdateReplacePolicy"] == "Retain", pattern.name
+
+
+def test_the_invoker_role_trusts_restate_cloud_for_this_environment_only(templates):
+    _, role = invoker_role(templates)
+    statements = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assume = next(s for s in statements if s["Action"] == "sts:AssumeRole")
+    principal = assume["Principal"]["AWS"]["Fn::Join"][1]
+    assert principal[-1] == ":iam::654654156625:root"
+    assert assume["Condition"] == {
+        "StringEquals": {
+            "sts:ExternalId": CDK_JSON["restate:cloud:environmentId"],
+            "aws:PrincipalArn": "arn:aws:iam::654654156625:role/RestateCloud",
+        }
+    }
+    tag_session = next(s for s in statements if s["Action"] == "sts:TagSession")
+    assert tag_session["Condition"] == {
+        "StringEquals": {"aws:PrincipalArn": "arn:aws:iam::654654156625:role/RestateCloud"}
+    }
+    assert len(statements) == 2
+
+
+def invoker_role(templates: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    roles = resources(templates[SHARED_STACK_ID], "AWS::IAM::Role")
+    found = [(name, role) for name, role in roles.items() if name.startswith("InvokerRole")]
+    assert len(found) == 1
+    return found[0]
+
+
+def test_the_invoker_role_may_invoke_only_published_versions_of_the_app_functions(templates):
+    role_id, role = invoker_role(templates)
+    assert "Policies" not in role["Properties"] and "ManagedPolicyArns" not in role["Properties"]
+    granted = []
+    for name, template in templates.items():
+        for policy in resources(template, "AWS::IAM::Policy").values():
+            roles = json.dumps(policy["Properties"]["Roles"])
+            if role_id not in roles:
+                continue
+            assert name != SHARED_STACK_ID, "each pattern stack grants its own function"
+            function_id, _ = only(template, "AWS::Lambda::Function")
+            (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+            assert statement["Effect"] == "Allow" and statement["Action"] == "lambda:InvokeFunction"
+            # arn:...:function:<name>:*, a qualified ARN: never the unqualified one ($LATEST)
+            assert statement["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [function_id, "Arn"]}, ":*"]]}
+            granted.append(name)
+    assert sorted(granted) == sorted(pattern.name for pattern in PATTERNS)
+
+
+def test_one_registration_per_function_version_and_one_per_subscription_plus_the_cluster(templates):
+    for pattern in PATTERNS:
+        template = templates[pattern.name]
+        version_id, _ = only(template, "AWS::Lambda::Version")
+        _, registration = only(template, "Custom::RestateDeployment")
+        properties = registration["Properties"]
+        assert properties["FunctionVersionArn"] == {"Ref": version_id}
+        assert properties["Services"] == list(pattern.services)
+        assert properties["PrivateServices"] == list(pattern.private_services)
+        assert properties["AdminUrl"] == "https://201example0000000000000000.env.us.restate.cloud:9070"
+        assert "InvokerRole" in json.dumps(properties["AssumeRoleArn"])
+        assert properties["RemovalPolicy"] == "retain" and properties["PruneOldDeployments"] == "false"
+        # Registration waits for the invoke permission: Restate calls the function while registering it.
+        assert any(dependency.startswith("RestateMayInvoke") for dependency in registration["DependsOn"])
+
+    subscriptions = [
+        resource["Properties"]
+        for template in templates.values()
+        for resource in resources(template, "Custom::RestateSubscription").values()
+    ]
+    assert sorted((s["Topic"], s["Service"], s["Handler"]) for s in subscriptions) == sorted(
+        (s.topic, s.service, s.handler) for s in all_subscriptions()
+    )
+    assert all(s["Options"] == dict(SUBSCRIPTION_OPTIONS) and s["ClusterName"] == "my-cluster" for s in subscriptions)
+
+    clusters = [r for t in templates.values() for r in resources(t, "Custom::RestateKafkaCluster").values()]
+    assert len(clusters) == 1
+    cluster = clusters[0]["Properties"]
+    assert cluster["ClusterName"] == "my-cluster"
+    assert cluster["BootstrapServers"] == CDK_JSON["kafka:bootstrapServers"]
+    assert cluster["Properties"] == CDK_JSON["kafka:properties"]
+    assert cluster["SaslSecretId"] == CDK_JSON["kafka:saslSecret"]
+
+
+SECRET_LOOKING = re.compile(r"token|password|apikey|api_key|secret", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("variant", ["cloud", "self-hosted"])
+def test_no_secret_value_in_any_template(variant, templates, self_hosted):
+    synthesized, context = (templates, CDK_JSON) if variant == "cloud" else (self_hosted, {**CDK_JSON, **SELF_HOSTED})
+    secret_references = {"", *(str(value) for key, value in context.items() if SECRET_LOOKING.search(key))}
+    for name, template in synthesized.items():
+        assert not resources(template, "AWS::SecretsManager::Secret"), name
+        for resource in template["Resources"].values():
+            if not resource["Type"].startswith("Custom::Restate"):
+                continue
+            for key, value in resource["Properties"].items():
+                if SECRET_LOOKING.search(key) and key != "ServiceToken":  # the provider function's ARN
+                    # Only a reference: the registration function reads the value at run time.
+                    assert key.endswith("SecretId") and value in secret_references, f"{name}: {key}={value!r}"
+        dynamic = [text for text in strings(template) if "{{resolve:" in text]
+        if variant == "self-hosted" and name == "webhook_callbacks":
+            # A secret setting is a dynamic reference that CloudFormation resolves at deploy time.
+            assert dynamic == ["{{resolve:secretsmanager:restate-patterns/stripe-webhook:SecretString:::}}"]
+        else:
+            assert dynamic == [], name
+
+
+def test_a_plain_api_key_where_a_secret_is_expected_is_refused():
+    with pytest.raises(ConfigError, match="restate:cloud:apiKeySecret"):
+        deployment_config({**CDK_JSON, "restate:cloud:apiKeySecret": "key_10abcdefghijklmnopqrstuvwxyz0123"})
+
+
+def test_every_log_group_has_a_retention_and_every_function_logs_to_its_own(templates, self_hosted):
+    for name, template in {**templates, **{f"self-hosted {k}": v for k, v in self_hosted.items()}}.items():
+        log_groups = resources(template, "AWS::Logs::LogGroup")
+        for log_group in log_groups.values():
+            assert log_group["Properties"]["RetentionInDays"] == 30, name
+        for function in resources(template, "AWS::Lambda::Function").values():
+            assert function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"] in log_groups, name
+
+
+def test_everything_is_tagged(templates):
+    for name, template in templates.items():
+        for resource in template["Resources"].values():
+            if resource["Type"] in ("AWS::Lambda::Function", "AWS::IAM::Role", "AWS::Logs::LogGroup"):
+                tags = {tag["Key"]: tag["Value"] for tag in resource["Properties"]["Tags"]}
+                assert tags["app"] == "restate-patterns" and tags["project"] == "restate-lambda-patterns", name
+                if name != SHARED_STACK_ID:
+                    assert tags["pattern"] == name
+
+
+def test_outputs_are_the_ingress_url_and_each_function_version(templates):
+    assert templates[SHARED_STACK_ID]["Outputs"]["IngressUrl"]["Value"] == (
+        "https://201example0000000000000000.env.us.restate.cloud"
+    )
+    for pattern in PATTERNS:
+        version_id, _ = only(templates[pattern.name], "AWS::Lambda::Version")
+        assert templates[pattern.name]["Outputs"]["FunctionVersionArn"]["Value"] == {"Ref": version_id}
+
+
+def test_cdk_nag_found_nothing_unacknowledged_and_every_acknowledgement_has_a_reason_and_a_use(cloud):
+    outdir, _ = cloud
+    (report,) = json.loads((outdir / "validation-report.json").read_text())["pluginReports"]
+    assert report["pluginName"] == "AwsSolutions" and report["conclusion"] == "success"
+    assert report["violations"] == []
+    suppressed = report["suppressedViolations"]
+    assert all(len(violation["reason"]) >= MIN_REASON_LENGTH for violation in suppressed)
+    used = {(f"/{violation['acknowledgedAt']}", violation["acknowledgedId"]) for violation in suppressed}
+    made = {
+        (path, rule)
+        for metadata in outdir.glob("*.metadata.json")
+        for path, entries in json.loads(metadata.read_text()).items()
+        for entry in entries
+        if entry["type"] == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+        for rule in entry["data"]
+    }
+    assert made == used, "an acknowledgement that matches no finding has a wrong id or is no longer needed"
+
+
+def test_cdk_nag_runs_at_synth_and_fails_it_on_an_unacknowledged_finding(tmp_path):
+    app = build_app(NO_BUNDLING, outdir=str(tmp_path))
+    stack = app.node.find_child("durable_rpc")
+    assert isinstance(stack, cdk.Stack)
+    careless = iam.Role(stack, "Careless", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    careless.add_to_policy(iam.PolicyStatement(actions=["s3:*"], resources=["*"]))
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    rules = {violation["ruleName"] for plugin in report["pluginReports"] for violation in plugin["violations"]}
+    assert rules == {"AwsSolutions-IAM5[Action::s3:*]", "AwsSolutions-IAM5[Resource::*]"}
+
+
+def test_self_hosted_restate_is_trusted_as_configured_and_registration_runs_in_the_vpc(self_hosted):
+    _, role = invoker_role(self_hosted)
+    (assume,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert assume["Action"] == "sts:AssumeRole"
+    assert assume["Principal"] == {"AWS": SELF_HOSTED["restate:selfHosted:invokerPrincipalArn"]}
+    assert assume["Condition"] == {"StringEquals": {"sts:ExternalId": "restate-patterns-external-id"}}
+
+    shared = self_hosted[SHARED_STACK_ID]
+    registration = next(
+        f
+        for f in resources(shared, "AWS::Lambda::Function").values()
+        if "registration" in f["Properties"].get("FunctionName", "")
+    )
+    assert registration["Properties"]["VpcConfig"] == {
+        "SubnetIds": ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"],
+        "SecurityGroupIds": ["sg-0cccccccccccccccc"],
+    }
+    assert "Custom::RestateKafkaCluster" not in json.dumps(self_hosted)
+    assert "Custom::RestateSubscription" not in json.dumps(self_hosted)
+    for pattern in PATTERNS:
+        _, function = only(self_hosted[pattern.name], "AWS::Lambda::Function")
+        assert function["Properties"]["Architectures"] == ["x86_64"]
+        _, registration_resource = only(self_hosted[pattern.name], "Custom::RestateDeployment")
+        properties = registration_resource["Properties"]
+        assert properties["AdminUrl"] == SELF_HOSTED["restate:selfHosted:adminUrl"]
+        assert properties["AuthTokenSecretId"] == SELF_HOSTED["restate:selfHosted:authTokenSecret"]
+        assert properties["RemovalPolicy"] == "destroy" and properties["PruneOldDeployments"] == "true"
+
+
+def test_each_architecture_gets_its_own_asset(templates, self_hosted):
+    for pattern in PATTERNS:
+        _, arm = only(templates[pattern.name], "AWS::Lambda::Function")
+        _, x86 = only(self_hosted[pattern.name], "AWS::Lambda::Function")
+        assert arm["Properties"]["Code"]["S3Key"] != x86["Properties"]["Code"]["S3Key"], pattern.name
+
+
+def test_each_pattern_has_its_own_asset(templates):
+    keys = {only(templates[p.name], "AWS::Lambda::Function")[1]["Properties"]["Code"]["S3Key"] for p in PATTERNS}
+    assert len(keys) == len(PATTERNS)
