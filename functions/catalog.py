@@ -3,6 +3,7 @@
 The CDK app builds one Lambda function per entry, registers it with Restate and wires its Kafka
 subscriptions; the local stack serves the same entries from the local Lambda runtime and
 registers them the same way. Adding a pattern is a folder in ``functions/`` plus one entry here.
+``HTTP_APIS`` lists the functions that are no Restate deployment but HTTP APIs calling the ingress.
 """
 
 from __future__ import annotations
@@ -155,6 +156,57 @@ PATTERNS: tuple[Pattern, ...] = (
 )
 
 
+INGRESS_URL_VARIABLE = "RESTATE_INGRESS_URL"
+"""Where an HTTP API finds the Restate ingress (the same variable the command-line clients read)."""
+API_KEY_SECRET_VARIABLE = "RESTATE_API_KEY_SECRET_ARN"
+"""On AWS: the Secrets Manager secret whose SecretString is the Restate API key, read once per cold start."""
+API_KEY_VARIABLE = "RESTATE_AUTH_TOKEN"
+"""Elsewhere: the API key itself, or unset (the local ingress needs none)."""
+
+
+@dataclass(frozen=True)
+class HttpApi:
+    """A plain HTTP API in front of the Restate ingress: one Lambda function behind a Function URL.
+
+    Unlike a :class:`Pattern` it is no Restate deployment - it serves no services, nothing registers
+    it - but a *client* of the ingress. It finds the ingress through ``INGRESS_URL_VARIABLE`` and its
+    key through ``API_KEY_SECRET_VARIABLE`` (AWS) or ``API_KEY_VARIABLE``; the CDK app sets them and
+    gives the function a Function URL, the local stack serves it on a loopback port.
+    """
+
+    name: str
+    """Folder in ``functions/``, Lambda function name, test module ``tests/test_<name>.py``."""
+    title: str
+    settings: Mapping[str, str] = field(default_factory=dict)
+    """Tunable environment variables with their defaults, as for patterns."""
+    timeout_seconds: int = 60
+    """Lambda timeout: longer than the longest request (the API waits for Restate within it)."""
+    memory_mb: int = 512
+    function_url_auth: str = "AWS_IAM"
+    """Function URL auth type: ``AWS_IAM`` (SigV4-signed callers only) or ``NONE`` (public)."""
+
+    @property
+    def handler(self) -> str:
+        """The Lambda handler string: every HTTP API exposes its Mangum ``handler`` from its ``api`` module."""
+        return f"functions.{self.name}.api.handler"
+
+
+HTTP_APIS: tuple[HttpApi, ...] = (
+    HttpApi(
+        name="front_door",
+        title="Front door: the clients' flows as one HTTP API",
+        settings={
+            # How long POST /uploads waits for the URL before it has the URL emailed (a request may ask
+            # for another wait, up to FRONT_DOOR_MAX_UPLOAD_WAIT_SECONDS, which stays below the timeout).
+            "FRONT_DOOR_UPLOAD_WAIT_SECONDS": "5",
+            "FRONT_DOOR_MAX_UPLOAD_WAIT_SECONDS": "25",
+            # How long one call to the ingress may take before the API answers 504.
+            "FRONT_DOOR_CALL_TIMEOUT_SECONDS": "10",
+        },
+    ),
+)
+
+
 def pattern_named(name: str) -> Pattern:
     for pattern in PATTERNS:
         if pattern.name == name:
@@ -165,3 +217,11 @@ def pattern_named(name: str) -> Pattern:
 
 def all_subscriptions() -> tuple[Subscription, ...]:
     return tuple(sub for pattern in PATTERNS for sub in pattern.subscriptions)
+
+
+def http_api_named(name: str) -> HttpApi:
+    for api in HTTP_APIS:
+        if api.name == name:
+            return api
+    known = ", ".join(api.name for api in HTTP_APIS)
+    raise KeyError(f"no HTTP API named {name!r}; the catalog has: {known}")

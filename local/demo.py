@@ -1,7 +1,8 @@
 """`make demo`: run every catalog pattern's demo scenario, one PASS/FAIL line each.
 
-Uses the stack already running on the contract's ports (`make dev` in another terminal), or
-starts one for the duration of the demo.
+Then the same for each HTTP API of the catalog (the front door runs the durable-RPC and queue
+scenarios again, through its Function URL). Uses the stack already running on the contract's
+ports (`make dev` in another terminal), or starts one for the duration of the demo.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from functions.catalog import PATTERNS
+from functions.catalog import HTTP_APIS, PATTERNS
 from functions.common.ingress import DEFAULT_INGRESS_URL
 from local.processes import STATE_DIR, port_is_open
 from local.stack import LocalStack, StackPorts, settings_from
@@ -25,25 +26,31 @@ def demo_of(pattern_name: str) -> Callable[[str], str]:
     return run_demo
 
 
-def run_all(ingress_url: str) -> bool:
-    all_passed = True
-    for pattern in PATTERNS:
-        started = time.monotonic()
-        try:
-            summary = demo_of(pattern.name)(ingress_url)
-        except Exception as error:  # noqa: BLE001 - a failing demo is reported, the others still run
-            all_passed = False
-            print(f"FAIL  {pattern.name:<18} {type(error).__name__}: {error}", flush=True)
-            continue
-        print(f"PASS  {pattern.name:<18} {summary} ({time.monotonic() - started:.1f} s)", flush=True)
-    return all_passed
+def run_one(name: str, url: str) -> bool:
+    """Run ``functions/<name>/demo.py`` against ``url`` and print its PASS/FAIL line."""
+    started = time.monotonic()
+    try:
+        summary = demo_of(name)(url)
+    except Exception as error:  # noqa: BLE001 - a failing demo is reported, the others still run
+        print(f"FAIL  {name:<18} {type(error).__name__}: {error}", flush=True)
+        return False
+    print(f"PASS  {name:<18} {summary} ({time.monotonic() - started:.1f} s)", flush=True)
+    return True
+
+
+def run_all(ingress_url: str, http_api_urls: Mapping[str, str]) -> bool:
+    passed = [run_one(pattern.name, ingress_url) for pattern in PATTERNS]
+    passed += [run_one(api.name, http_api_urls[api.name]) for api in HTTP_APIS if api.name in http_api_urls]
+    return all(passed)
 
 
 def main() -> None:
     ports = StackPorts()
     if port_is_open(ports.admin) and port_is_open(ports.ingress):
         print(f"Using the running stack at {DEFAULT_INGRESS_URL}", flush=True)
-        sys.exit(0 if run_all(DEFAULT_INGRESS_URL) else 1)
+        # Only the first HTTP API has a fixed port (see StackPorts.http_api).
+        api_urls = {api.name: f"http://127.0.0.1:{ports.http_api}" for api in HTTP_APIS[:1]}
+        sys.exit(0 if run_all(DEFAULT_INGRESS_URL, api_urls) else 1)
     state_dir = STATE_DIR / "demo"
     shutil.rmtree(state_dir, ignore_errors=True)
     needs_kafka = any(pattern.subscriptions for pattern in PATTERNS)
@@ -51,7 +58,7 @@ def main() -> None:
     with LocalStack(
         state_dir=state_dir, ports=ports, with_kafka=needs_kafka, function_settings=settings_from(os.environ)
     ) as stack:
-        passed = run_all(stack.ingress_url)
+        passed = run_all(stack.ingress_url, {name: server.url for name, server in stack.function_urls.items()})
     sys.exit(0 if passed else 1)
 
 

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote
 
-from functions.catalog import Pattern
+from functions.catalog import HttpApi, Pattern
 from local.lambda_worker import HEADER
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -78,6 +78,17 @@ def specs_for_patterns(patterns: Iterable[Pattern], environment: Mapping[str, st
         )
         for pattern in patterns
     ]
+
+
+def spec_for_http_api(api: HttpApi, environment: Mapping[str, str] | None = None) -> FunctionSpec:
+    """The function of a catalog HTTP API, with its default settings overlaid by ``environment``."""
+    return FunctionSpec(
+        name=api.name,
+        handler=api.handler,
+        timeout_seconds=api.timeout_seconds,
+        memory_mb=api.memory_mb,
+        environment={**api.settings, **(environment or {})},
+    )
 
 
 @dataclass

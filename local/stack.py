@@ -2,6 +2,8 @@
 
 ``make dev`` runs :func:`main`; ``make demo`` and the tests use :class:`LocalStack` directly::
 
+      curl --> front door :8000 (local Function URL) --event--> local Lambda runtime: front_door/api.py
+                                                                      | calls the ingress like any client
       curl / clients                                    Kafka (KRaft) 127.0.0.1:9092
             |                                                 | subscriptions
             v                                                 v
@@ -14,7 +16,8 @@
       functions/<pattern>/service.py  --boto3-->  moto (local AWS endpoint)
 
 Everything is registered from the catalog: each function by its (local) ARN, the Kafka cluster
-``my-cluster`` and every catalog subscription.
+``my-cluster`` and every catalog subscription. The catalog's HTTP APIs are no Restate deployments:
+they are served through a local Function URL (:mod:`local.function_url`) instead of registered.
 """
 
 from __future__ import annotations
@@ -27,15 +30,24 @@ import signal
 import sys
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import FrameType
 
-from functions.catalog import PATTERNS, SUBSCRIPTION_OPTIONS, Pattern, Subscription
+from functions.catalog import (
+    HTTP_APIS,
+    INGRESS_URL_VARIABLE,
+    PATTERNS,
+    SUBSCRIPTION_OPTIONS,
+    HttpApi,
+    Pattern,
+    Subscription,
+)
 from functions.registration.restate_admin import RestateAdmin, SubscriptionSpec
 from local.aws_endpoint import LocalAwsEndpoint
+from local.function_url import FunctionUrlServer
 from local.kafka_broker import KafkaBroker, ensure_kafka_jars
-from local.lambda_runtime import FunctionSpec, LocalLambdaRuntime, specs_for_patterns
+from local.lambda_runtime import FunctionSpec, LocalLambdaRuntime, spec_for_http_api, specs_for_patterns
 from local.processes import PROJECT_ROOT, STATE_DIR, free_port
 from local.produce import ensure_topics
 from local.restate_server import RestatePorts, RestateServer
@@ -52,10 +64,12 @@ class StackPorts:
     aws: int = 4566
     kafka: int = 9092
     kafka_controller: int = 9093
+    http_api: int = 8000
+    """The Function URL of the catalog's first HTTP API (the front door); any further one gets a free port."""
 
     @classmethod
     def random(cls) -> StackPorts:
-        return cls(*(free_port() for _ in range(7)))
+        return cls(*(free_port() for _ in fields(cls)))
 
 
 def code_version(pattern_name: str) -> str:
@@ -89,9 +103,13 @@ class LocalStack:
     """Overrides of pattern settings, e.g. short delays for tests."""
     extra_functions: Iterable[FunctionSpec] = ()
     """Functions outside the catalog, served but not registered (tests use these)."""
+    http_apis: Iterable[HttpApi] = HTTP_APIS
+    """Served through a local Function URL each, calling this stack's ingress; never registered."""
 
     def __post_init__(self) -> None:
         self.patterns = tuple(self.patterns)
+        self.http_apis = tuple(self.http_apis)
+        self.function_urls: dict[str, FunctionUrlServer] = {}
         self.log_dir = self.state_dir / "logs"
         self.aws = LocalAwsEndpoint(self.ports.aws)
         self.kafka: KafkaBroker | None = None
@@ -110,6 +128,10 @@ class LocalStack:
     @property
     def kafka_bootstrap(self) -> str:
         return f"127.0.0.1:{self.ports.kafka}"
+
+    def http_api_url(self, name: str) -> str:
+        assert name in self.function_urls, f"no HTTP API {name!r} is served (start the stack first)"
+        return self.function_urls[name].url
 
     def admin(self) -> RestateAdmin:
         return RestateAdmin(self.admin_url)
@@ -132,11 +154,22 @@ class LocalStack:
         self.aws.start()
         self._started.append(self.aws)
         environment = {**self.aws.function_environment(), **self.function_settings}
-        functions = [*specs_for_patterns(self.patterns, environment), *self.extra_functions]
+        # The local ingress takes no API key: the HTTP APIs get its URL and nothing else.
+        api_environment = {**environment, INGRESS_URL_VARIABLE: self.ingress_url}
+        functions = [
+            *specs_for_patterns(self.patterns, environment),
+            *(spec_for_http_api(api, api_environment) for api in self.http_apis),
+            *self.extra_functions,
+        ]
         self.lambda_runtime = LocalLambdaRuntime(
             functions, self.log_dir / "lambda", port=self.ports.lambda_runtime
         ).start()
         self._started.append(self.lambda_runtime)
+        for index, api in enumerate(self.http_apis):
+            port = self.ports.http_api if index == 0 else 0
+            server = FunctionUrlServer(self.lambda_runtime, api.name, port=port).start()
+            self._started.append(server)
+            self.function_urls[api.name] = server
         if self.with_kafka:
             jars = ensure_kafka_jars(STATE_DIR / "kafka-jars")
             self.kafka = KafkaBroker(
@@ -188,6 +221,19 @@ class LocalStack:
     def banner(self) -> str:
         assert self.lambda_runtime is not None
         functions = "\n".join(f"    {p.name:<16} {self.function_arn(p.name)}" for p in self.patterns)
+        apis = "".join(
+            f"\n  HTTP API         {self.http_api_url(api.name)}   {api.name}, OpenAPI docs at /docs"
+            for api in self.http_apis
+        )
+        front_door = self.function_urls.get("front_door")
+        try_api = (
+            f"""
+        curl {front_door.url}/products/1/reserve --json '{{"reservationId": "1"}}'
+        curl {front_door.url}/tasks --json '{{"id": "task-1", "description": "resize images", "delay": "10s"}}'
+        curl {front_door.url}/tasks/task-1"""
+            if front_door
+            else ""
+        )
         return f"""
 Local Restate + Lambda stack is ready.
 
@@ -196,12 +242,12 @@ Local Restate + Lambda stack is ready.
   Kafka bootstrap  {self.kafka_bootstrap if self.with_kafka else "(off)"}   cluster `{KAFKA_CLUSTER}`
   Lambda runtime   {self.lambda_runtime.url}
   AWS (moto)       {self.aws.url}
-  Logs             {self.log_dir}
+  Logs             {self.log_dir}{apis}
 
   Registered functions:
 {functions}
 
-  Try:  curl -X POST {self.ingress_url}/ProductService/1/Reserve -H 'idempotency-key: 1'
+  Try:  curl -X POST {self.ingress_url}/ProductService/1/Reserve -H 'idempotency-key: 1'{try_api}
 
 Ctrl-C stops everything.
 """
@@ -210,6 +256,7 @@ Ctrl-C stops everything.
 def settings_from(environment: Mapping[str, str]) -> dict[str, str]:
     """The catalog settings given in ``environment``, e.g. ``MACHINE_TRANSITION_SECONDS=1 make dev``."""
     names = {name for pattern in PATTERNS for name in pattern.settings}
+    names.update(name for api in HTTP_APIS for name in api.settings)
     return {name: value for name, value in environment.items() if name in names}
 
 

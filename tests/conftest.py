@@ -9,6 +9,8 @@ printed with it.
 
 from __future__ import annotations
 
+import dataclasses
+import socket
 import uuid
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -16,8 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from functions.catalog import INGRESS_URL_VARIABLE, http_api_named
 from functions.registration.restate_admin import RestateAdmin
-from local.lambda_runtime import FunctionSpec
+from local.lambda_runtime import FunctionSpec, spec_for_http_api
 from local.processes import tail
 from local.stack import LocalStack, StackPorts
 
@@ -43,6 +46,19 @@ TEST_FUNCTIONS = (
     ),
     FunctionSpec(name="crash_once", handler="tests.lambda_functions.crash_once.app", timeout_seconds=10.0),
 )
+
+UNREACHABLE_PORT = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+UNREACHABLE_PORT.bind(("127.0.0.1", 0))
+"""Bound for the whole session but never listening: connections to it are refused, and no server
+started meanwhile can take the port over."""
+FRONT_DOOR_WITHOUT_RESTATE = dataclasses.replace(
+    spec_for_http_api(
+        http_api_named("front_door"),
+        {INGRESS_URL_VARIABLE: f"http://127.0.0.1:{UNREACHABLE_PORT.getsockname()[1]}"},
+    ),
+    name="front_door_without_restate",
+)
+"""The front door's real handler pointed at an ingress that is down (tests/test_front_door.py)."""
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -78,7 +94,7 @@ def _start_stack(tmp_path_factory: pytest.TempPathFactory, name: str, with_kafka
         ports=StackPorts.random(),
         with_kafka=with_kafka,
         function_settings=TEST_SETTINGS,
-        extra_functions=functions,
+        extra_functions=(*functions, FRONT_DOOR_WITHOUT_RESTATE),
     ).start()
 
 
