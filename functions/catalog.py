@@ -38,6 +38,21 @@ SUBSCRIPTION_OPTIONS: Mapping[str, str] = {
 
 
 @dataclass(frozen=True)
+class AwsAccess:
+    """AWS API calls a pattern's own code makes; the CDK app grants exactly these to its function.
+
+    Resources are ARN templates. Besides ``{partition}``, ``{region}`` and ``{account}`` they may
+    name any of the pattern's settings, and ``{<SETTING>_DOMAIN}`` for a setting that holds an
+    email address, so the grant follows the configured values.
+    """
+
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    why_wildcards: str = ""
+    """Why a resource needs a ``*`` (names only known at run time); required when one has one."""
+
+
+@dataclass(frozen=True)
 class Pattern:
     name: str
     """Folder in ``functions/``, Lambda function name, test module ``tests/test_<name>.py``."""
@@ -52,6 +67,7 @@ class Pattern:
     memory_mb: int = 512
     private_services: tuple[str, ...] = ()
     """Services only other services may call (not exposed on the ingress)."""
+    aws_access: tuple[AwsAccess, ...] = ()
 
     @property
     def handler(self) -> str:
@@ -113,6 +129,26 @@ PATTERNS: tuple[Pattern, ...] = (
         # The upload's duration is spent inside one step (it stands for the transfer), so the
         # function must outlive UPLOAD_MAX_SECONDS plus the S3 calls around it.
         timeout_seconds=30,
+        aws_access=(
+            AwsAccess(
+                actions=("s3:CreateBucket",),
+                resources=("arn:{partition}:s3:::{UPLOAD_BUCKET_PREFIX}-*",),
+                why_wildcards="Each upload gets its own bucket, named from the prefix and the upload id at run time.",
+            ),
+            AwsAccess(
+                actions=("s3:PutObject", "s3:GetObject"),
+                resources=("arn:{partition}:s3:::{UPLOAD_BUCKET_PREFIX}-*/*",),
+                why_wildcards="The objects live in the per-upload buckets named from the prefix at run time.",
+            ),
+            AwsAccess(
+                actions=("ses:SendEmail",),
+                # SES authorizes the sender's address identity, or its domain's when the domain is verified.
+                resources=(
+                    "arn:{partition}:ses:{region}:{account}:identity/{UPLOAD_EMAIL_SENDER}",
+                    "arn:{partition}:ses:{region}:{account}:identity/{UPLOAD_EMAIL_SENDER_DOMAIN}",
+                ),
+            ),
+        ),
     ),
     Pattern(
         name="webhook_callbacks",

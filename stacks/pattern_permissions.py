@@ -1,9 +1,4 @@
-"""AWS permissions a pattern's own code needs beyond logging.
-
-The catalog does not (yet) say which AWS APIs a pattern calls, so the one pattern that calls any
-is looked up by name here. A catalog field (e.g. ``aws_permissions``) would make this table
-unnecessary; until then a pattern that starts calling AWS needs an entry.
-"""
+"""AWS permissions a pattern's own code needs beyond logging, from its catalog entry (``aws_access``)."""
 
 from __future__ import annotations
 
@@ -16,38 +11,36 @@ from functions.catalog import Pattern
 from stacks.nag import acknowledge
 
 
-def grant_data_upload(role: iam.Role, settings: Mapping[str, str]) -> None:
-    """Buckets named ``<UPLOAD_BUCKET_PREFIX>-...``: create, put the data, sign a GET; email the link."""
-    stack = cdk.Stack.of(role)
-    prefix = settings["UPLOAD_BUCKET_PREFIX"]
-    sender = settings["UPLOAD_EMAIL_SENDER"]
-    sender_domain = sender.rpartition("@")[2]
-    policy = iam.Policy(
-        role,
-        "DataUploadAccess",
-        roles=[role],
-        statements=[
-            iam.PolicyStatement(actions=["s3:CreateBucket"], resources=[f"arn:{stack.partition}:s3:::{prefix}-*"]),
-            iam.PolicyStatement(
-                actions=["s3:PutObject", "s3:GetObject"], resources=[f"arn:{stack.partition}:s3:::{prefix}-*/*"]
-            ),
-            iam.PolicyStatement(
-                actions=["ses:SendEmail"],
-                resources=[
-                    stack.format_arn(service="ses", resource="identity", resource_name=sender),
-                    stack.format_arn(service="ses", resource="identity", resource_name=sender_domain),
-                ],
-            ),
-        ],
-    )
-    reason = (
-        "Each upload gets its own bucket, named from the configured prefix and the upload id at run time, "
-        "so the bucket and object ARNs can only be given by that prefix."
-    )
-    acknowledge(policy, f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{prefix}-*]", reason)
-    acknowledge(policy, f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{prefix}-*/*]", reason)
+def template_values(settings: Mapping[str, str], partition: str, region: str, account: str) -> dict[str, str]:
+    """What an ``AwsAccess`` resource template may name (see its docstring)."""
+    domains = {f"{name}_DOMAIN": value.rpartition("@")[2] for name, value in settings.items() if "@" in value}
+    return {**settings, **domains, "partition": partition, "region": region, "account": account}
 
 
 def grant_pattern_permissions(pattern: Pattern, role: iam.Role, settings: Mapping[str, str]) -> None:
-    if pattern.name == "data_upload":
-        grant_data_upload(role, settings)
+    if not pattern.aws_access:
+        return
+    stack = cdk.Stack.of(role)
+    values = template_values(settings, stack.partition, stack.region, stack.account)
+    # cdk-nag names a finding by the resource as it appears in the template, pseudo parameters included.
+    finding_values = template_values(settings, "<AWS::Partition>", "<AWS::Region>", "<AWS::AccountId>")
+    policy = iam.Policy(
+        role,
+        "PatternAwsAccess",
+        roles=[role],
+        statements=[
+            iam.PolicyStatement(
+                actions=list(access.actions), resources=[resource.format(**values) for resource in access.resources]
+            )
+            for access in pattern.aws_access
+        ],
+    )
+    for access in pattern.aws_access:
+        for resource in access.resources:
+            if "*" not in resource:
+                continue
+            if not access.why_wildcards:
+                raise ValueError(f"{pattern.name}: {resource} has a wildcard; say why in why_wildcards")
+            acknowledge(
+                policy, f"AwsSolutions-IAM5[Resource::{resource.format(**finding_values)}]", access.why_wildcards
+            )

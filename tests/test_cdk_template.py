@@ -325,3 +325,34 @@ def test_each_architecture_gets_its_own_asset(templates, self_hosted):
 def test_each_pattern_has_its_own_asset(templates):
     keys = {only(templates[p.name], "AWS::Lambda::Function")[1]["Properties"]["Code"]["S3Key"] for p in PATTERNS}
     assert len(keys) == len(PATTERNS)
+
+
+def policy_statements_of_role(template: dict[str, Any], role_logical_id: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role_logical_id} in resource["Properties"]["Roles"]
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def function_role_id(template: dict[str, Any]) -> str:
+    (function,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    role_id: str = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    return role_id
+
+
+def test_each_function_may_call_only_the_aws_apis_its_catalog_entry_names(templates):
+    for pattern in PATTERNS:
+        template = templates[pattern.name]
+        granted = sorted(
+            action
+            for statement in policy_statements_of_role(template, function_role_id(template))
+            for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+            if not action.startswith("logs:")
+        )
+        assert granted == sorted(action for access in pattern.aws_access for action in access.actions), pattern.name
+    upload = templates["data_upload"]
+    resources = json.dumps(policy_statements_of_role(upload, function_role_id(upload)))
+    assert ":s3:::restate-data-upload-*/*" in resources
+    assert ":identity/uploads@example.com" in resources and ":identity/example.com" in resources
