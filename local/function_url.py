@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import socket
 import threading
 import time
 import uuid
@@ -31,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
-from local.lambda_runtime import InvokeResult, LocalLambdaRuntime
+from local.lambda_runtime import InvokeResult, KeepAliveNoDelayHandler, LocalLambdaRuntime
 
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
 """Lambda's limit for a synchronous invocation's payload."""
@@ -184,13 +183,7 @@ class FunctionUrlServer:
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class FunctionUrlHandler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
+        class FunctionUrlHandler(KeepAliveNoDelayHandler):
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > MAX_REQUEST_BYTES:
@@ -215,25 +208,25 @@ class FunctionUrlServer:
                         self.wfile.write(reply.body)
 
             # Function URLs take every method Lambda lists; the function decides what each means.
-            def do_GET(self) -> None:
+            def do_GET(self) -> None:  # noqa: N802 - http.server dispatches on this name
                 self._serve()
 
-            def do_POST(self) -> None:
+            def do_POST(self) -> None:  # noqa: N802 - http.server dispatches on this name
                 self._serve()
 
-            def do_PUT(self) -> None:
+            def do_PUT(self) -> None:  # noqa: N802 - http.server dispatches on this name
                 self._serve()
 
-            def do_PATCH(self) -> None:
+            def do_PATCH(self) -> None:  # noqa: N802 - http.server dispatches on this name
                 self._serve()
 
-            def do_DELETE(self) -> None:
+            def do_DELETE(self) -> None:  # noqa: N802 - http.server dispatches on this name
                 self._serve()
 
-            def do_HEAD(self) -> None:
+            def do_HEAD(self) -> None:  # noqa: N802 - http.server dispatches on this name
                 self._serve()
 
-            def do_OPTIONS(self) -> None:
+            def do_OPTIONS(self) -> None:  # noqa: N802 - http.server dispatches on this name
                 self._serve()
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature fixed

@@ -311,6 +311,17 @@ class FunctionPool:
         self._log.close()
 
 
+class KeepAliveNoDelayHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive with TCP_NODELAY, for the local servers that stand in for AWS endpoints."""
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        # Without it, small responses wait for Nagle + delayed ACK: ~40 ms per call.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def parse_function_reference(reference: str) -> tuple[str, str]:
     """(function name, qualifier) from a name, a partial ARN or a full, maybe qualified, ARN."""
     reference = unquote(reference)
@@ -397,14 +408,7 @@ class LocalLambdaRuntime:
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         runtime = self
 
-        class InvokeHandler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                # Without it, small responses wait for Nagle + delayed ACK: ~40 ms per call.
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
+        class InvokeHandler(KeepAliveNoDelayHandler):
             def do_POST(self) -> None:
                 path = self.path.split("?", 1)[0]
                 prefix, suffix = "/2015-03-31/functions/", "/invocations"

@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 
 from functions.delayed_queue.client import attach_to_task, submit_task
 from functions.delayed_queue.client import main as client_main
-
-
-def invocation_row(admin, invocation_id: str) -> dict[str, Any]:
-    rows = admin.query(
-        f"SELECT status, completion_result, completion_failure FROM sys_invocation WHERE id = '{invocation_id}'"
-    )
-    assert len(rows) == 1, rows
-    row: dict[str, Any] = rows[0]
-    return row
+from tests.restate_queries import invocation_row
 
 
 def test_send_with_the_same_id_is_accepted_once_and_attach_returns_the_result(stack, unique):

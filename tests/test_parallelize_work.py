@@ -12,12 +12,12 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from functions.parallelize_work.demo import run_demo, run_task
 from tests.conftest import TEST_SETTINGS
+from tests.restate_queries import invocation_row
 
 SUBTASK_SECONDS = float(TEST_SETTINGS["FANOUT_SUBTASK_SECONDS"])
 FLAKY = TEST_SETTINGS["FANOUT_FLAKY_SUBTASKS"]
@@ -50,15 +50,6 @@ def work_events(lines: list[str]) -> list[WorkEvent]:
             at = datetime.strptime(match["time"], "%Y-%m-%d %H:%M:%S,%f")
             events.append(WorkEvent(match["event"], match["name"], at, int(match["pid"])))
     return events
-
-
-def invocation_row(admin, invocation_id: str) -> dict[str, Any]:
-    rows = admin.query(
-        f"SELECT status, completion_result, completion_failure FROM sys_invocation WHERE id = '{invocation_id}'"
-    )
-    assert len(rows) == 1, rows
-    row: dict[str, Any] = rows[0]
-    return row
 
 
 def test_run_returns_every_subtask_result_each_from_its_own_invocation(ingress, admin, unique):
