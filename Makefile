@@ -18,10 +18,11 @@ help:
 	@echo "make lint    ruff + mypy"
 	@echo "make bench   speed and memory benchmarks of the local Lambda path"
 	@echo "make synth   synthesize the CDK app into cdk.out/ (offline, no AWS credentials needed)"
-	@echo "make deploy  deploy every pattern to AWS Lambda and register it with Restate (PATTERN=<name> for one)"
+	@echo "make deploy  deploy every pattern (registered with Restate) and the front door to AWS Lambda (PATTERN=<name> for one)"
 	@echo "make clean   remove the local state (.state/) and build output"
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt functions/requirements.txt
+# Every function's requirements file (functions/<name>/requirements.txt besides the shared one) feeds the venv.
+$(VENV)/.installed: requirements.txt requirements-dev.txt functions/requirements.txt $(wildcard functions/*/requirements.txt)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -61,7 +62,7 @@ PATTERN ?=
 synth: install
 	$(CDK) synth --quiet $(CDK_ARGS)
 
-# One pattern's stack (the shared stack comes along as its dependency), or all of them.
+# One catalog entry's stack, e.g. PATTERN=durable_rpc (the shared stack comes along) or PATTERN=front_door, or all of them.
 deploy: install
 	$(CDK) deploy $(if $(PATTERN),$(PATTERN),--all) $(CDK_ARGS)
 

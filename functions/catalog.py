@@ -37,6 +37,12 @@ SUBSCRIPTION_OPTIONS: Mapping[str, str] = {
 """Consumer settings of every subscription (librdkafka properties), locally and on AWS."""
 
 
+SHARED_REQUIREMENTS = "requirements.txt"
+"""What every bundle installs (relative to ``functions/``). A function that needs more names its own
+file, which includes this one with ``-r ../requirements.txt``, so that its extra packages do not land
+in every other bundle and a change to them publishes a new version of that function only."""
+
+
 @dataclass(frozen=True)
 class AwsAccess:
     """AWS API calls a pattern's own code makes; the CDK app grants exactly these to its function.
@@ -68,6 +74,8 @@ class Pattern:
     private_services: tuple[str, ...] = ()
     """Services only other services may call (not exposed on the ingress)."""
     aws_access: tuple[AwsAccess, ...] = ()
+    requirements: str = SHARED_REQUIREMENTS
+    """pip requirements of the function's bundle, relative to ``functions/`` (see :data:`SHARED_REQUIREMENTS`)."""
 
     @property
     def handler(self) -> str:
@@ -220,6 +228,8 @@ class HttpApi:
     memory_mb: int = 512
     function_url_auth: str = "AWS_IAM"
     """Function URL auth type: ``AWS_IAM`` (SigV4-signed callers only) or ``NONE`` (public)."""
+    requirements: str = SHARED_REQUIREMENTS
+    """pip requirements of the function's bundle, relative to ``functions/``, as for patterns."""
 
     @property
     def handler(self) -> str:
@@ -231,6 +241,7 @@ HTTP_APIS: tuple[HttpApi, ...] = (
     HttpApi(
         name="front_door",
         title="Front door: the clients' flows as one HTTP API",
+        requirements="front_door/requirements.txt",
         settings={
             # How long POST /uploads waits for the URL before it has the URL emailed (a request may ask
             # for another wait, up to FRONT_DOOR_MAX_UPLOAD_WAIT_SECONDS, which stays below the timeout).

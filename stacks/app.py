@@ -1,21 +1,24 @@
-"""The CDK app: one shared stack and one stack per catalog pattern, all built from the catalog.
+"""The CDK app: one shared stack, one stack per catalog pattern and one per HTTP API, all from the catalog.
 
 ``app.py`` (what ``cdk synth`` / ``cdk deploy`` run) and the tests call :func:`build_app`. Stacks
-are selected by pattern name (``cdk deploy durable_rpc``; the shared stack comes along as a
-dependency); their CloudFormation names carry the configured prefix.
+are selected by catalog name (``cdk deploy durable_rpc``, ``cdk deploy front_door``; a pattern's
+shared stack comes along as a dependency, an HTTP API needs none); their CloudFormation names carry
+the configured prefix.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 import aws_cdk as cdk
 
-from functions.catalog import PATTERNS
+from functions.catalog import HTTP_APIS, PATTERNS
 from stacks.bundling import Target
 from stacks.config import CONTEXT_KEYS, DeploymentConfig, deployment_config, project_context
+from stacks.http_api_stack import HttpApiStack
 from stacks.nag import add_checks
 from stacks.pattern_stack import PatternStack
 from stacks.shared_stack import SharedStack
@@ -38,7 +41,7 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
     return app
 
 
-def add_stacks(app: cdk.App, config: DeploymentConfig) -> tuple[SharedStack, list[PatternStack]]:
+def add_stacks(app: cdk.App, config: DeploymentConfig) -> tuple[SharedStack, list[PatternStack], list[HttpApiStack]]:
     target = Target(architecture=config.architecture, python_version=LAMBDA_PYTHON_VERSION)
     # Unset without AWS credentials (offline synth): the stacks are then environment-agnostic.
     environment = cdk.Environment(
@@ -66,10 +69,33 @@ def add_stacks(app: cdk.App, config: DeploymentConfig) -> tuple[SharedStack, lis
         )
         for pattern in PATTERNS
     ]
-    for stack in (shared, *patterns):
+    http_apis: list[HttpApiStack] = []
+    if HTTP_APIS and not config.restate.ingress_url:
+        # Only a self-hosted Restate can lack it; the patterns deploy fine without, so this is no error.
+        print(
+            f"warning: not deploying {', '.join(api.name for api in HTTP_APIS)}: they call the Restate ingress, "
+            "and restate:selfHosted:ingressUrl is not set",
+            file=sys.stderr,
+        )
+    else:
+        http_apis = [
+            HttpApiStack(
+                app,
+                api.name,
+                stack_name=config.stack_name(api.name),
+                api=api,
+                config=config,
+                target=target,
+                env=environment,
+            )
+            for api in HTTP_APIS
+        ]
+    for stack in (shared, *patterns, *http_apis):
         cdk.Tags.of(stack).add("app", config.name_prefix)
         if isinstance(stack, PatternStack):
             cdk.Tags.of(stack).add("pattern", stack.pattern.name)
+        if isinstance(stack, HttpApiStack):
+            cdk.Tags.of(stack).add("api", stack.api.name)
     for key, value in config.tags.items():
         cdk.Tags.of(app).add(key, value)
-    return shared, patterns
+    return shared, patterns, http_apis

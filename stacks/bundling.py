@@ -1,15 +1,17 @@
 """Lambda bundles built on this machine, without Docker.
 
-A pattern's bundle is what ``/var/task`` holds on Lambda: the wheels of ``functions/requirements.txt``
-for the target (Linux, CPU architecture, CPython version), installed by pip with
-``--only-binary=:all:`` and manylinux platform tags so that no compiler is needed and the host's
-own OS and Python version do not matter, plus the part of the ``functions`` package the pattern
-imports: the package root, ``common/`` and the pattern's own folder.
+A function's bundle is what ``/var/task`` holds on Lambda: the wheels of its catalog entry's
+requirements file (``functions/requirements.txt`` unless it names its own) for the target (Linux,
+CPU architecture, CPython version), installed by pip with ``--only-binary=:all:`` and manylinux
+platform tags so that no compiler is needed and the host's own OS and Python version do not matter,
+plus the part of the ``functions`` package it imports: the package root, ``common/`` and its own
+folder; an HTTP API also gets the modules of other folders its handler imports (the pattern
+clients' flow logic), found by following its imports.
 
-Dependencies are the same for every pattern, so they are installed once per target into
-``.state/bundles/`` (keyed by the requirements' content) and hard-linked into each bundle; the
-asset hash covers exactly a bundle's inputs, so a deploy publishes a new Lambda version for the
-patterns whose code or dependencies changed and for no other.
+Most functions share one requirements file, so each file is installed once per target into
+``.state/bundles/`` (keyed by the content of the file and of the files it includes) and hard-linked
+into each bundle; the asset hash covers exactly a bundle's inputs, so a deploy publishes a new
+Lambda version for the functions whose code or dependencies changed and for no other.
 
 CDK runs :class:`LocalBundling` from ``Code.from_asset(..., bundling=...)``. Template tests skip
 it with the ``aws:cdk:bundling-stacks`` context (an empty list bundles no stack); the
@@ -18,7 +20,9 @@ shipped-artifact test calls :func:`bundle_pattern` directly for the host's targe
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import itertools
 import os
 import shutil
 import subprocess
@@ -33,11 +37,11 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_lambda as lambda_
 
-from functions.catalog import Pattern
+from functions.catalog import SHARED_REQUIREMENTS, HttpApi, Pattern
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = PROJECT_ROOT / "functions"
-REQUIREMENTS = FUNCTIONS_DIR / "requirements.txt"
+REQUIREMENTS = FUNCTIONS_DIR / SHARED_REQUIREMENTS
 DEPENDENCY_CACHE = PROJECT_ROOT / ".state" / "bundles"
 
 BUNDLE_FORMAT = "1"
@@ -104,6 +108,96 @@ def pattern_sources(pattern_name: str) -> list[Path]:
     ]
 
 
+def requirements_file(entry: Pattern | HttpApi) -> Path:
+    """The requirements file a catalog entry's bundle installs."""
+    path = (FUNCTIONS_DIR / entry.requirements).resolve()
+    if not path.is_relative_to(FUNCTIONS_DIR) or not path.is_file():
+        raise ValueError(f"{entry.name}: requirements {entry.requirements!r} is no file in {FUNCTIONS_DIR}")
+    return path
+
+
+def requirement_files(requirements: Path) -> list[Path]:
+    """``requirements`` and every file it includes (``-r``/``-c``, as pip resolves them: relative to the includer).
+
+    They are all inputs of the installed dependencies, so the cache key and the asset hash cover them all.
+    """
+    found: list[Path] = []
+    pending = [requirements.resolve()]
+    while pending:
+        path = pending.pop(0)
+        if path in found:
+            continue
+        found.append(path)
+        for line in path.read_text().splitlines():
+            words = line.split("#", 1)[0].split()
+            for option, value in itertools.pairwise(words):
+                if option in ("-r", "--requirement", "-c", "--constraint"):
+                    pending.append((path.parent / value).resolve())
+            for word in words:
+                for option in ("--requirement=", "--constraint="):
+                    if word.startswith(option):
+                        pending.append((path.parent / word.removeprefix(option)).resolve())
+    return found
+
+
+def _module_file(module: str) -> Path | None:
+    """The file of a ``functions.*`` module or package, if the project has one."""
+    base = PROJECT_ROOT.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported_modules(path: Path) -> Iterator[str]:
+    """The modules a file imports, by absolute name, wherever in it (lazy imports in functions included)."""
+    package = path.relative_to(PROJECT_ROOT).parent.parts
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            # ``from . import x`` (level 1) is relative to the file's package, each further dot one package up.
+            base = ".".join(package[: len(package) - node.level + 1]) if node.level else ""
+            module = ".".join(part for part in (base, node.module) if part)
+            yield module
+            # ``from package import name`` may name a submodule.
+            yield from (f"{module}.{alias.name}" for alias in node.names)
+
+
+def imported_files(module: str) -> set[Path]:
+    """The project files Python loads to import ``module``: the modules it imports, transitively, and their packages."""
+    found: set[Path] = set()
+    pending = [module]
+    while pending:
+        name = pending.pop()
+        parts = name.split(".")
+        if parts[0] != FUNCTIONS_DIR.name:
+            continue
+        # Importing a.b.c runs a/__init__.py and a/b/__init__.py first.
+        for depth in range(1, len(parts) + 1):
+            path = _module_file(".".join(parts[:depth]))
+            if path is not None and path not in found:
+                found.add(path)
+                pending.extend(_imported_modules(path))
+    return found
+
+
+def http_api_sources(api: HttpApi) -> list[Path]:
+    """An HTTP API's part of the ``functions`` package: what a pattern's would be, plus what its handler imports.
+
+    An API reuses the pattern clients' logic (e.g. the queue's delay format), so it imports modules
+    of other folders; following the imports keeps the bundle complete without listing them.
+    """
+    sources = pattern_sources(api.name)
+    handler_module = api.handler.rpartition(".")[0]
+    extra = sorted(
+        path
+        for path in imported_files(handler_module)
+        if not any(path == source or path.is_relative_to(source) for source in sources)
+    )
+    return [*sources, *extra]
+
+
 def registration_sources() -> list[Path]:
     """The registration function needs only the standard library and boto3 (in Lambda's runtime)."""
     return [FUNCTIONS_DIR / "__init__.py", FUNCTIONS_DIR / "registration"]
@@ -145,7 +239,7 @@ def _link_tree(source: Path, destination: Path) -> None:
 
 def installed_dependencies(target: Target, requirements: Path = REQUIREMENTS, cache: Path = DEPENDENCY_CACHE) -> Path:
     """A folder with ``requirements`` installed for ``target``, reused while the requirements are unchanged."""
-    key = content_hash([requirements], target.architecture, target.python_version)[:16]
+    key = content_hash(requirement_files(requirements), target.architecture, target.python_version)[:16]
     folder = cache / f"deps-{target.architecture}-py{target.python_version}-{key}"
     if folder.is_dir():
         return folder
@@ -181,12 +275,22 @@ def copy_sources(sources: Iterable[Path], output_dir: Path) -> None:
             shutil.copy2(source, destination)
 
 
+def bundle_function(sources: list[Path], requirements: Path, output_dir: Path, target: Target) -> Path:
+    """Build a Lambda bundle for ``target`` in ``output_dir`` (created if missing)."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    _link_tree(installed_dependencies(target, requirements), output_dir)
+    copy_sources(sources, output_dir)
+    return output_dir
+
+
 def bundle_pattern(pattern: Pattern, output_dir: Path, target: Target) -> Path:
     """Build ``pattern``'s Lambda bundle for ``target`` in ``output_dir`` (created if missing)."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    _link_tree(installed_dependencies(target), output_dir)
-    copy_sources(pattern_sources(pattern.name), output_dir)
-    return output_dir
+    return bundle_function(pattern_sources(pattern.name), requirements_file(pattern), output_dir, target)
+
+
+def bundle_http_api(api: HttpApi, output_dir: Path, target: Target) -> Path:
+    """Build ``api``'s Lambda bundle for ``target`` in ``output_dir`` (created if missing)."""
+    return bundle_function(http_api_sources(api), requirements_file(api), output_dir, target)
 
 
 def bundle_registration(output_dir: Path) -> Path:
@@ -221,12 +325,23 @@ def _code(build: Any, asset_hash: str, target: Target) -> lambda_.Code:
     )
 
 
+def asset_inputs(sources: list[Path], requirements: Path) -> list[Path]:
+    """Everything a bundle is built from, i.e. what its asset hash covers."""
+    return [*sources, *requirement_files(requirements)]
+
+
 def pattern_code(pattern: Pattern, target: Target) -> lambda_.Code:
     """The asset of ``pattern``'s function, bundled for ``target`` when the stack is bundled."""
-    asset_hash = content_hash(
-        [*pattern_sources(pattern.name), REQUIREMENTS], target.architecture, target.python_version
-    )
+    inputs = asset_inputs(pattern_sources(pattern.name), requirements_file(pattern))
+    asset_hash = content_hash(inputs, target.architecture, target.python_version)
     return _code(lambda output_dir: bundle_pattern(pattern, output_dir, target), asset_hash, target)
+
+
+def http_api_code(api: HttpApi, target: Target) -> lambda_.Code:
+    """The asset of ``api``'s function, bundled for ``target`` when the stack is bundled."""
+    inputs = asset_inputs(http_api_sources(api), requirements_file(api))
+    asset_hash = content_hash(inputs, target.architecture, target.python_version)
+    return _code(lambda output_dir: bundle_http_api(api, output_dir, target), asset_hash, target)
 
 
 def registration_code(target: Target) -> lambda_.Code:

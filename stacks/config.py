@@ -6,8 +6,11 @@ result to ``app.py``; plain ``python app.py`` and the tests get nothing from it,
 CLI's values win). Every key is listed in :data:`CONTEXT_KEYS` and explained in the README; values
 given with ``-c`` arrive as strings, so booleans, numbers, lists and objects are parsed here.
 
-Secrets (the admin API key, Kafka SASL credentials, secret pattern settings) are configured by
-Secrets Manager ARN or name only: no key accepts a secret value.
+Secrets (the admin API key, the HTTP APIs' ingress key, Kafka SASL credentials, secret pattern
+settings) are configured by Secrets Manager ARN or name only: no key accepts a secret value.
+
+Each catalog HTTP API has keys of its own, named after it in camelCase (``front_door``:
+``frontDoor:functionUrlAuth``, ``frontDoor:settings``), so that one is switched with a plain ``-c``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from functions.catalog import PATTERNS
+from functions.catalog import HTTP_APIS, PATTERNS, HttpApi
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,6 +30,24 @@ RESTATE_CLOUD_ACCOUNT = "654654156625"
 """The AWS account Restate Cloud invokes Lambda functions from (Restate's published default)."""
 RESTATE_CLOUD_PRINCIPAL_ARN = f"arn:aws:iam::{RESTATE_CLOUD_ACCOUNT}:role/RestateCloud"
 """The role in that account that assumes each environment's invoker role."""
+
+FUNCTION_URL_AUTH_TYPES = ("AWS_IAM", "NONE")
+
+
+def http_api_context_prefix(api_name: str) -> str:
+    """The prefix of an HTTP API's own context keys: its catalog name in camelCase (``front_door``: ``frontDoor``)."""
+    first, *rest = api_name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+def http_api_context_keys(api: HttpApi) -> dict[str, str]:
+    prefix = http_api_context_prefix(api.name)
+    return {
+        f"{prefix}:functionUrlAuth": f"auth of {api.name}'s Function URL: `AWS_IAM` or `NONE` (public, warned "
+        f"about at synth); default the catalog's `{api.function_url_auth}`",
+        f"{prefix}:settings": f"overrides of {api.name}'s catalog settings: `{{NAME: value}}`",
+    }
+
 
 CONTEXT_KEYS: Mapping[str, str] = {
     "restate:mode": "`cloud` (default) or `self-hosted`",
@@ -36,7 +57,8 @@ CONTEXT_KEYS: Mapping[str, str] = {
     "restate:cloud:account": f"account Restate Cloud assumes the invoker role from (default {RESTATE_CLOUD_ACCOUNT})",
     "restate:cloud:principalArn": f"role that assumes it (default {RESTATE_CLOUD_PRINCIPAL_ARN})",
     "restate:selfHosted:adminUrl": "admin API URL of a self-hosted Restate, e.g. `https://restate.internal:9070`",
-    "restate:selfHosted:ingressUrl": "its ingress URL (only shown as an output)",
+    "restate:selfHosted:ingressUrl": "its ingress URL (an output, and where the HTTP APIs call; without it they "
+    "are not deployed)",
     "restate:selfHosted:authTokenSecret": "optional ARN or name of a secret with a bearer token for the admin API",
     "restate:selfHosted:invokerPrincipalArn": "IAM principal (role ARN) the Restate server runs as",
     "restate:selfHosted:externalId": "optional sts:ExternalId that principal passes",
@@ -47,6 +69,8 @@ CONTEXT_KEYS: Mapping[str, str] = {
     "restate:pruneOldDeployments": "`true`: after registering, delete older deployments of the same services that "
     "have no unfinished invocations (default false)",
     "restate:registrationTimeoutSeconds": "timeout of the registration function (default 300)",
+    "restate:ingressKeySecret": "ARN or name of a secret with an API key the HTTP APIs call the ingress with "
+    "(default: restate:cloud:apiKeySecret or restate:selfHosted:authTokenSecret)",
     "kafka:bootstrapServers": "Kafka bootstrap servers; empty: no Kafka cluster and no subscriptions",
     "kafka:clusterName": "name of the cluster in Restate (default `my-cluster`)",
     "kafka:properties": "extra librdkafka properties of the cluster (object)",
@@ -57,6 +81,7 @@ CONTEXT_KEYS: Mapping[str, str] = {
     "app:tags": "tags on every resource (object)",
     "patterns:settings": "per-pattern overrides of catalog settings: `{pattern: {NAME: value}}`",
     "patterns:settingSecrets": "per-pattern settings taken from Secrets Manager: `{pattern: {NAME: secret}}`",
+    **{key: what for api in HTTP_APIS for key, what in http_api_context_keys(api).items()},
 }
 
 
@@ -169,7 +194,9 @@ def _per_pattern(context: Mapping[str, Any], key: str) -> dict[str, dict[str, st
     for name, settings in raw.items():
         pattern = known.get(name)
         if pattern is None:
-            raise ConfigError(f"context {key} names {name!r}, which is not in the catalog: {', '.join(known)}")
+            apis = {api.name: f"{http_api_context_prefix(api.name)}:settings" for api in HTTP_APIS}
+            hint = f" ({name} is an HTTP API: use {apis[name]})" if name in apis else ""
+            raise ConfigError(f"context {key} names {name!r}, which is not in the catalog: {', '.join(known)}{hint}")
         if not isinstance(settings, dict) or not all(isinstance(v, str | int | float) for v in settings.values()):
             raise ConfigError(f"context {key}.{name} must map setting names to strings, got {settings!r}")
         # A misspelt setting would silently do nothing: only the catalog's settings are accepted.
@@ -198,6 +225,8 @@ class RestateConfig:
     ingress_url: str
     token_secret: str | None
     """ARN or name of the secret with the admin API's bearer token (the API key on Restate Cloud)."""
+    ingress_key_secret: str | None
+    """ARN or name of the secret with the key the HTTP APIs call the ingress with (none: they send no key)."""
     invoker_principal_arn: str
     invoker_principal_account: str | None
     """Restate Cloud: trust the account, conditioned on the principal ARN (survives its re-creation)."""
@@ -219,6 +248,14 @@ class KafkaConfig:
 
 
 @dataclass(frozen=True)
+class HttpApiConfig:
+    function_url_auth: str
+    """``AWS_IAM`` or ``NONE``."""
+    settings: Mapping[str, str]
+    """The catalog's settings with the context's overrides."""
+
+
+@dataclass(frozen=True)
 class DeploymentConfig:
     restate: RestateConfig
     kafka: KafkaConfig | None
@@ -228,6 +265,8 @@ class DeploymentConfig:
     tags: Mapping[str, str]
     pattern_settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     pattern_setting_secrets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    http_apis: Mapping[str, HttpApiConfig] = field(default_factory=dict)
+    """By catalog name."""
 
     def function_name(self, pattern_name: str) -> str:
         return f"{self.name_prefix}-{pattern_name}"
@@ -260,11 +299,14 @@ def _restate_config(context: Mapping[str, Any]) -> RestateConfig:
             raise ConfigError(f"context restate:cloud:environmentId must look like env_..., got {environment_id!r}")
         region = _text(context, "restate:cloud:region", "us").lower()
         admin_url, ingress_url = restate_cloud_urls(environment_id, region)
+        token_secret = _secret_reference(context, "restate:cloud:apiKeySecret", why)
         return RestateConfig(
             mode=mode,
             admin_url=admin_url,
             ingress_url=ingress_url,
-            token_secret=_secret_reference(context, "restate:cloud:apiKeySecret", why),
+            token_secret=token_secret,
+            # An admin key may call the ingress too; a dedicated key (ingress role) limits what a leak exposes.
+            ingress_key_secret=_secret_reference(context, "restate:ingressKeySecret") or token_secret,
             invoker_principal_arn=_text(context, "restate:cloud:principalArn", RESTATE_CLOUD_PRINCIPAL_ARN),
             invoker_principal_account=_text(context, "restate:cloud:account", RESTATE_CLOUD_ACCOUNT),
             external_id=environment_id,
@@ -282,11 +324,14 @@ def _restate_config(context: Mapping[str, Any]) -> RestateConfig:
             if not subnets:
                 raise ConfigError("context restate:selfHosted:subnetIds is required with restate:selfHosted:vpcId")
             vpc = VpcPlacement(vpc_id, subnets, _names(context, "restate:selfHosted:securityGroupIds"))
+        token_secret = _secret_reference(context, "restate:selfHosted:authTokenSecret")
         return RestateConfig(
             mode=mode,
             admin_url=admin_url,
             ingress_url=_text(context, "restate:selfHosted:ingressUrl").rstrip("/"),
-            token_secret=_secret_reference(context, "restate:selfHosted:authTokenSecret"),
+            token_secret=token_secret,
+            # The one token configured for this Restate, if any; an ingress guarded by another names its own.
+            ingress_key_secret=_secret_reference(context, "restate:ingressKeySecret") or token_secret,
             invoker_principal_arn=_required(context, "restate:selfHosted:invokerPrincipalArn", why),
             invoker_principal_account=None,
             external_id=_text(context, "restate:selfHosted:externalId") or None,
@@ -309,6 +354,22 @@ def _kafka_config(context: Mapping[str, Any]) -> KafkaConfig | None:
     )
 
 
+def _http_api_config(context: Mapping[str, Any], api: HttpApi) -> HttpApiConfig:
+    prefix = http_api_context_prefix(api.name)
+    auth = _text(context, f"{prefix}:functionUrlAuth", api.function_url_auth).upper()
+    if auth not in FUNCTION_URL_AUTH_TYPES:
+        raise ConfigError(f"context {prefix}:functionUrlAuth must be AWS_IAM or NONE, got {auth!r}")
+    overrides = _string_map(context, f"{prefix}:settings")
+    # As for patterns: a misspelt setting would silently do nothing.
+    unknown = set(overrides) - set(api.settings)
+    if unknown:
+        raise ConfigError(
+            f"context {prefix}:settings sets {sorted(unknown)}, which {api.name} does not read "
+            f"(it reads: {', '.join(api.settings) or 'nothing'})"
+        )
+    return HttpApiConfig(function_url_auth=auth, settings={**api.settings, **overrides})
+
+
 def deployment_config(context: Mapping[str, Any]) -> DeploymentConfig:
     """The deployment described by ``context``; :class:`ConfigError` names the first bad key."""
     architecture = _text(context, "lambda:architecture", "arm64").lower()
@@ -326,4 +387,5 @@ def deployment_config(context: Mapping[str, Any]) -> DeploymentConfig:
         tags=_string_map(context, "app:tags"),
         pattern_settings=_per_pattern(context, "patterns:settings"),
         pattern_setting_secrets=_per_pattern(context, "patterns:settingSecrets"),
+        http_apis={api.name: _http_api_config(context, api) for api in HTTP_APIS},
     )

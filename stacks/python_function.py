@@ -7,7 +7,8 @@ AWSLambdaBasicExecutionRole policy that may create and write any log group in th
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
@@ -17,10 +18,54 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.bundling import Target
+from stacks.config import VpcPlacement
 from stacks.nag import acknowledge
 
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922)
 """The retention periods CloudWatch Logs accepts."""
+
+
+@dataclass(frozen=True)
+class Network:
+    """Where in an existing VPC a function runs."""
+
+    vpc: ec2.IVpc
+    subnets: tuple[ec2.ISubnet, ...]
+    security_groups: tuple[ec2.ISecurityGroup, ...]
+    """Empty: CDK creates one for the function (no inbound rules, all outbound)."""
+
+
+def imported_network(scope: Construct, id_prefix: str, placement: VpcPlacement | None) -> Network | None:
+    """The configured VPC, subnets and security groups as references: nothing is created or looked up."""
+    if placement is None:
+        return None
+    # Attributes instead of a lookup: synth stays offline. The subnets are named explicitly
+    # below, so the VPC's own zones and subnets are never consulted.
+    vpc = ec2.Vpc.from_vpc_attributes(
+        scope, f"{id_prefix}Vpc", vpc_id=placement.vpc_id, availability_zones=cdk.Fn.get_azs()
+    )
+    cdk.Validations.of(vpc).acknowledge(
+        cdk.Acknowledgment(
+            id="Annotation::@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones",
+            reason="The zones are never read: the function's subnets are given by id.",
+        )
+    )
+    subnets = tuple(
+        ec2.Subnet.from_subnet_id(scope, f"{id_prefix}Subnet{index}", subnet_id)
+        for index, subnet_id in enumerate(placement.subnet_ids)
+    )
+    for subnet in subnets:
+        cdk.Validations.of(subnet).acknowledge(
+            cdk.Acknowledgment(
+                id="Annotation::@aws-cdk/aws-ec2:noSubnetRouteTableId",
+                reason="Only the subnet ids are needed to place the function; nothing here routes.",
+            )
+        )
+    security_groups = tuple(
+        ec2.SecurityGroup.from_security_group_id(scope, f"{id_prefix}SecurityGroup{index}", group_id)
+        for index, group_id in enumerate(placement.security_group_ids)
+    )
+    return Network(vpc, subnets, security_groups)
 
 
 class PythonFunction(Construct):
@@ -38,9 +83,7 @@ class PythonFunction(Construct):
         memory_mb: int,
         log_retention_days: int,
         environment: Mapping[str, str] | None = None,
-        vpc: ec2.IVpc | None = None,
-        subnets: Sequence[ec2.ISubnet] = (),
-        security_groups: Sequence[ec2.ISecurityGroup] = (),
+        network: Network | None = None,
         version_removal_policy: cdk.RemovalPolicy | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -64,7 +107,7 @@ class PythonFunction(Construct):
             description=f"Execution role of {function_name}",
         )
         self.log_group.grant_write(self.role)
-        if vpc is not None:
+        if network is not None:
             # Network interfaces in the VPC are created by Lambda on the function's behalf.
             self.role.add_managed_policy(
                 iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
@@ -94,9 +137,9 @@ class PythonFunction(Construct):
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             system_log_level_v2=lambda_.SystemLogLevel.INFO,
-            vpc=vpc,
-            vpc_subnets=ec2.SubnetSelection(subnets=list(subnets)) if vpc is not None else None,
-            security_groups=list(security_groups) or None,
+            vpc=network.vpc if network is not None else None,
+            vpc_subnets=ec2.SubnetSelection(subnets=list(network.subnets)) if network is not None else None,
+            security_groups=(list(network.security_groups) or None) if network is not None else None,
             current_version_options=lambda_.VersionOptions(removal_policy=version_removal_policy)
             if version_removal_policy is not None
             else None,

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -22,7 +21,7 @@ from constructs import Construct
 from stacks.bundling import Target, registration_code
 from stacks.config import DeploymentConfig, RestateConfig
 from stacks.nag import acknowledge
-from stacks.python_function import PythonFunction
+from stacks.python_function import PythonFunction, imported_network
 
 DEPLOYMENT_RESOURCE = "Custom::RestateDeployment"
 KAFKA_CLUSTER_RESOURCE = "Custom::RestateKafkaCluster"
@@ -87,36 +86,7 @@ class SharedStack(cdk.Stack):
         if config.kafka is not None and config.kafka.sasl_secret:
             readable_secrets.append(secret_reference(self, "KafkaSaslSecret", config.kafka.sasl_secret))
 
-        vpc: ec2.IVpc | None = None
-        subnets: list[ec2.ISubnet] = []
-        security_groups: list[ec2.ISecurityGroup] = []
-        if restate.vpc is not None:
-            # Attributes instead of a lookup: synth stays offline. The subnets are named explicitly
-            # below, so the VPC's own zones and subnets are never consulted.
-            vpc = ec2.Vpc.from_vpc_attributes(
-                self, "RegistrationVpc", vpc_id=restate.vpc.vpc_id, availability_zones=cdk.Fn.get_azs()
-            )
-            cdk.Validations.of(vpc).acknowledge(
-                cdk.Acknowledgment(
-                    id="Annotation::@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones",
-                    reason="The zones are never read: the function's subnets are given by id.",
-                )
-            )
-            subnets = [
-                ec2.Subnet.from_subnet_id(self, f"RegistrationSubnet{index}", subnet_id)
-                for index, subnet_id in enumerate(restate.vpc.subnet_ids)
-            ]
-            for subnet in subnets:
-                cdk.Validations.of(subnet).acknowledge(
-                    cdk.Acknowledgment(
-                        id="Annotation::@aws-cdk/aws-ec2:noSubnetRouteTableId",
-                        reason="Only the subnet ids are needed to place the function; nothing here routes.",
-                    )
-                )
-            security_groups = [
-                ec2.SecurityGroup.from_security_group_id(self, f"RegistrationSecurityGroup{index}", group_id)
-                for index, group_id in enumerate(restate.vpc.security_group_ids)
-            ]
+        network = imported_network(self, "Registration", restate.vpc)
 
         self.registration = PythonFunction(
             self,
@@ -129,9 +99,7 @@ class SharedStack(cdk.Stack):
             timeout_seconds=restate.registration_timeout_seconds,
             memory_mb=256,
             log_retention_days=config.log_retention_days,
-            vpc=vpc,
-            subnets=subnets,
-            security_groups=security_groups,
+            network=network,
         )
         for secret in readable_secrets:
             secret.grant_read(self.registration.function)

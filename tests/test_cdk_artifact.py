@@ -4,12 +4,15 @@ The bundle is built for this machine (its architecture and Python version) inste
 (arm64, 3.13), so that the local Lambda runtime can load its native wheels; everything else is
 the code path ``cdk synth`` takes. The bundle is served as the function's code root, registered
 through the registration handler with an invoker role that restate-server assumes through STS
-(the session's moto), and the pattern is called through the ingress.
+(the session's moto), and the pattern is called through the ingress. The front door's bundle, with
+its own requirements, answers Function URL events from its own packages alone.
 """
 
 from __future__ import annotations
 
+import json
 import platform
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,11 +21,12 @@ import boto3
 import httpx
 import pytest
 
-from functions.catalog import pattern_named
+from functions.catalog import http_api_named, pattern_named
 from functions.registration.custom_resource import handler
+from local.function_url import function_url_event
 from local.lambda_runtime import FunctionSpec
 from local.stack import LocalStack
-from stacks.bundling import Target, bundle_pattern
+from stacks.bundling import Target, bundle_http_api, bundle_pattern
 from tests.cdk_support import LambdaContext, PrivateRestate, cfn_event, private_restate
 
 PATTERN = pattern_named("durable_rpc")
@@ -68,6 +72,8 @@ def test_the_bundle_holds_the_pattern_its_shared_code_and_target_wheels_only(bun
     assert list((bundle / "pydantic_core").glob(f"_pydantic_core.{tag}.so"))
     assert list((bundle / "restate").glob(f"_internal.{tag}.so"))
     assert not list(bundle.rglob("__pycache__")), "nothing compiled for the host"
+    # The front door's web framework comes with its own requirements file, not with every pattern.
+    assert not [name for name in ("fastapi", "starlette", "mangum", "httpx") if (bundle / name).exists()]
 
 
 def test_the_bundled_function_registers_through_the_handler_and_serves_the_ingress(bundle, restate, local_aws, unique):
@@ -96,3 +102,47 @@ def test_the_bundled_function_registers_through_the_handler_and_serves_the_ingre
     # Python leaves compiled files beside what it imported: the pattern and the SDK came from the bundle.
     assert list((bundle / "functions" / "durable_rpc" / "__pycache__").glob("service.*.pyc"))
     assert list((bundle / "restate" / "__pycache__").glob("*.pyc"))
+
+
+FRONT_DOOR_CHECK = """
+import json, sys
+import fastapi, functions.front_door.api as api
+for event in json.load(sys.stdin):
+    answer = api.handler(event, None)
+    print(json.dumps({"status": answer["statusCode"], "body": json.loads(answer["body"])}))
+print(json.dumps({"fastapi": fastapi.__file__, "api": api.__file__}))
+"""
+
+
+@pytest.fixture(scope="module")
+def front_door_bundle(tmp_path_factory) -> Path:
+    return bundle_http_api(
+        http_api_named("front_door"),
+        tmp_path_factory.mktemp("bundle") / "front_door",
+        Target(HOST_ARCHITECTURE, HOST_PYTHON),
+    )
+
+
+def test_the_front_door_bundle_answers_function_url_events_from_its_own_packages(front_door_bundle):
+    def event(method: str, target: str, body: bytes = b"") -> dict[str, object]:
+        headers = [("host", "abc.lambda-url.us-east-1.on.aws"), ("content-type", "application/json")]
+        return function_url_event(method, target, headers, body, source_ip="192.0.2.1", account="1", port=443)
+
+    events = [event("GET", "/openapi.json"), event("POST", "/tasks", b'{"id": "t1", "delay": "soon"}')]
+    # -S: no site-packages, so every import below comes from the bundle (or the standard library).
+    ran = subprocess.run(
+        [sys.executable, "-S", "-c", FRONT_DOOR_CHECK],
+        input=json.dumps(events),
+        cwd=front_door_bundle,
+        env={"PYTHONPATH": str(front_door_bundle), "PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    openapi, invalid, origin = (json.loads(line) for line in ran.stdout.strip().splitlines()[-3:])
+    assert openapi["status"] == 200 and "/products/{productId}/reserve" in openapi["body"]["paths"]
+    # Validation runs before anything is sent to Restate, so no ingress is needed for the 422.
+    assert invalid["status"] == 422 and "description" in invalid["body"]["message"], invalid
+    assert all(Path(path).is_relative_to(front_door_bundle) for path in origin.values()), origin

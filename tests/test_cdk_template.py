@@ -17,7 +17,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
 
-from functions.catalog import PATTERNS, SUBSCRIPTION_OPTIONS, all_subscriptions
+from functions.catalog import HTTP_APIS, PATTERNS, SUBSCRIPTION_OPTIONS, all_subscriptions
 from stacks.app import SHARED_STACK_ID, build_app
 from stacks.config import ConfigError, deployment_config, project_context
 from stacks.nag import MIN_REASON_LENGTH
@@ -241,7 +241,9 @@ def test_everything_is_tagged(templates):
             if resource["Type"] in ("AWS::Lambda::Function", "AWS::IAM::Role", "AWS::Logs::LogGroup"):
                 tags = {tag["Key"]: tag["Value"] for tag in resource["Properties"]["Tags"]}
                 assert tags["app"] == "restate-patterns" and tags["project"] == "restate-lambda-patterns", name
-                if name != SHARED_STACK_ID:
+                if name in {api.name for api in HTTP_APIS}:
+                    assert tags["api"] == name and "pattern" not in tags
+                elif name != SHARED_STACK_ID:
                     assert tags["pattern"] == name
 
 
