@@ -36,7 +36,12 @@ $(STATE)/kafka-jars/.installed: local/kafka/pom.xml local/kafka_broker.py | $(VE
 	$(PY) -c "from pathlib import Path; from local.kafka_broker import ensure_kafka_jars; ensure_kafka_jars(Path('$(STATE)/kafka-jars'))"
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed $(STATE)/kafka-jars/.installed
+# Wheels for this machine's Lambda bundles, fetched now so that the shipped-artifact tests stay offline.
+$(STATE)/bundles/.host-installed: $(VENV)/.installed stacks/bundling.py
+	$(PY) -m stacks.bundling
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed $(STATE)/kafka-jars/.installed $(STATE)/bundles/.host-installed
 
 dev: install
 	$(PY) -m local.stack

@@ -24,6 +24,7 @@ import ast
 import hashlib
 import itertools
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -37,7 +38,7 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_lambda as lambda_
 
-from functions.catalog import SHARED_REQUIREMENTS, HttpApi, Pattern
+from functions.catalog import HTTP_APIS, PATTERNS, SHARED_REQUIREMENTS, HttpApi, Pattern
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = PROJECT_ROOT / "functions"
@@ -264,6 +265,23 @@ def installed_dependencies(target: Target, requirements: Path = REQUIREMENTS, ca
     return folder
 
 
+def host_target() -> Target:
+    """This machine's architecture and Python: bundles the local Lambda runtime can run here."""
+    machines = {"x86_64": "x86_64", "AMD64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
+    return Target(machines[platform.machine()], f"{sys.version_info.major}.{sys.version_info.minor}")
+
+
+def prepare_host_dependencies() -> None:
+    """Fill the dependency cache for :func:`host_target`, so the shipped-artifact tests need no network.
+
+    ``make install`` runs it (``python -m stacks.bundling``): tests may only talk to 127.0.0.1.
+    """
+    target = host_target()
+    entries: list[Pattern | HttpApi] = [*PATTERNS, *HTTP_APIS]
+    for requirements in sorted({requirements_file(entry) for entry in entries}):
+        print(f"dependencies for {target}: {installed_dependencies(target, requirements)}")
+
+
 def copy_sources(sources: Iterable[Path], output_dir: Path) -> None:
     """Lay the sources out under ``output_dir`` as they are under the project root."""
     for source in sources:
@@ -347,3 +365,7 @@ def http_api_code(api: HttpApi, target: Target) -> lambda_.Code:
 def registration_code(target: Target) -> lambda_.Code:
     asset_hash = content_hash(registration_sources(), target.architecture, target.python_version, "registration")
     return _code(bundle_registration, asset_hash, target)
+
+
+if __name__ == "__main__":
+    prepare_host_dependencies()

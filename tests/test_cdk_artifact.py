@@ -11,7 +11,6 @@ its own requirements, answers Function URL events from its own packages alone.
 from __future__ import annotations
 
 import json
-import platform
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,19 +25,16 @@ from functions.registration.custom_resource import handler
 from local.function_url import function_url_event
 from local.lambda_runtime import FunctionSpec
 from local.stack import LocalStack
-from stacks.bundling import Target, bundle_http_api, bundle_pattern
+from stacks.bundling import bundle_http_api, bundle_pattern, host_target
 from tests.cdk_support import LambdaContext, PrivateRestate, cfn_event, private_restate
 
 PATTERN = pattern_named("durable_rpc")
-HOST_ARCHITECTURE = {"x86_64": "x86_64", "AMD64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
-HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+HOST = host_target()
 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory) -> Path:
-    return bundle_pattern(
-        PATTERN, tmp_path_factory.mktemp("bundle") / "durable_rpc", Target(HOST_ARCHITECTURE, HOST_PYTHON)
-    )
+    return bundle_pattern(PATTERN, tmp_path_factory.mktemp("bundle") / "durable_rpc", HOST)
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +60,8 @@ def local_aws(stack: LocalStack, monkeypatch) -> None:
 
 
 def test_the_bundle_holds_the_pattern_its_shared_code_and_target_wheels_only(bundle):
-    machine = "aarch64" if HOST_ARCHITECTURE == "arm64" else "x86_64"
-    tag = f"cpython-{HOST_PYTHON.replace('.', '')}-{machine}-linux-gnu"
+    machine = "aarch64" if HOST.architecture == "arm64" else "x86_64"
+    tag = f"cpython-{HOST.python_version.replace('.', '')}-{machine}-linux-gnu"
     assert (bundle / "functions" / "durable_rpc" / "service.py").is_file()
     assert (bundle / "functions" / "common" / "validation.py").is_file()
     assert sorted(path.name for path in (bundle / "functions").iterdir() if path.is_dir()) == ["common", "durable_rpc"]
@@ -119,7 +115,7 @@ def front_door_bundle(tmp_path_factory) -> Path:
     return bundle_http_api(
         http_api_named("front_door"),
         tmp_path_factory.mktemp("bundle") / "front_door",
-        Target(HOST_ARCHITECTURE, HOST_PYTHON),
+        HOST,
     )
 
 
