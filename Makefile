@@ -36,12 +36,13 @@ $(STATE)/kafka-jars/.installed: local/kafka/pom.xml local/kafka_broker.py | $(VE
 	$(PY) -c "from pathlib import Path; from local.kafka_broker import ensure_kafka_jars; ensure_kafka_jars(Path('$(STATE)/kafka-jars'))"
 	touch $@
 
-# Wheels for this machine's Lambda bundles, fetched now so that the shipped-artifact tests stay offline.
-$(STATE)/bundles/.host-installed: $(VENV)/.installed stacks/bundling.py
+# Wheels of the Lambda bundles (this machine's and arm64/3.13), fetched now: the shipped-artifact
+# tests then talk only to 127.0.0.1, and `make synth` needs no network.
+$(STATE)/bundles/.installed: $(VENV)/.installed stacks/bundling.py $(wildcard functions/*/requirements.txt)
 	$(PY) -m stacks.bundling
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed $(STATE)/kafka-jars/.installed $(STATE)/bundles/.host-installed
+install: $(VENV)/.installed node_modules/.installed $(STATE)/kafka-jars/.installed $(STATE)/bundles/.installed
 
 dev: install
 	$(PY) -m local.stack

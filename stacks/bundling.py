@@ -271,15 +271,16 @@ def host_target() -> Target:
     return Target(machines[platform.machine()], f"{sys.version_info.major}.{sys.version_info.minor}")
 
 
-def prepare_host_dependencies() -> None:
-    """Fill the dependency cache for :func:`host_target`, so the shipped-artifact tests need no network.
+def prepare_dependencies() -> None:
+    """Fill the dependency cache for this machine and for the default deployment target.
 
-    ``make install`` runs it (``python -m stacks.bundling``): tests may only talk to 127.0.0.1.
+    ``make install`` runs it (``python -m stacks.bundling``), so that afterwards the shipped-artifact
+    tests (host target) talk only to 127.0.0.1 and ``make synth`` (arm64, Python 3.13) needs no network.
     """
-    target = host_target()
     entries: list[Pattern | HttpApi] = [*PATTERNS, *HTTP_APIS]
-    for requirements in sorted({requirements_file(entry) for entry in entries}):
-        print(f"dependencies for {target}: {installed_dependencies(target, requirements)}")
+    for target in (host_target(), Target()):
+        for requirements in sorted({requirements_file(entry) for entry in entries}):
+            print(f"dependencies for {target}: {installed_dependencies(target, requirements)}")
 
 
 def copy_sources(sources: Iterable[Path], output_dir: Path) -> None:
@@ -368,4 +369,4 @@ def registration_code(target: Target) -> lambda_.Code:
 
 
 if __name__ == "__main__":
-    prepare_host_dependencies()
+    prepare_dependencies()
