@@ -68,6 +68,15 @@ class Pattern:
     subscriptions: tuple[Subscription, ...] = ()
     settings: Mapping[str, str] = field(default_factory=dict)
     """Environment variables (with their defaults) the pattern reads; CDK and the local stack set them."""
+    secret_settings: tuple[str, ...] = ()
+    """Settings whose value is a secret, read with ``functions.common.settings.secret_setting``.
+
+    They have no default and are not in ``settings``: on AWS the deployer names a Secrets Manager secret
+    per setting (context ``patterns:settingSecrets``) and the function gets ``<NAME>_SECRET_ARN`` (a
+    trailing ``_SECRET`` not doubled: ``STRIPE_WEBHOOK_SECRET_ARN``) and reads the value itself, so it
+    never shows in the function's configuration; locally (and in tests) ``<NAME>`` itself may be set.
+    Unset, the setting reads as empty.
+    """
     timeout_seconds: int = 60
     """Lambda timeout: longer than the longest single step (durable sleeps suspend the function)."""
     memory_mb: int = 512
@@ -162,11 +171,9 @@ PATTERNS: tuple[Pattern, ...] = (
         name="webhook_callbacks",
         title="Webhook callbacks",
         services=("WebhookCallbackRouter",),
-        settings={
-            # The endpoint's Stripe signing secret (whsec_...); empty accepts unsigned events.
-            "STRIPE_WEBHOOK_SECRET": "",
-            "STRIPE_WEBHOOK_TOLERANCE_SECONDS": "300",
-        },
+        settings={"STRIPE_WEBHOOK_TOLERANCE_SECONDS": "300"},
+        # The endpoint's Stripe signing secret (whsec_...); unset accepts unsigned events.
+        secret_settings=("STRIPE_WEBHOOK_SECRET",),
     ),
     Pattern(
         name="scheduling_tasks",

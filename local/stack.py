@@ -256,6 +256,8 @@ Ctrl-C stops everything.
 def settings_from(environment: Mapping[str, str]) -> dict[str, str]:
     """The catalog settings given in ``environment``, e.g. ``MACHINE_TRANSITION_SECONDS=1 make dev``."""
     names = {name for pattern in PATTERNS for name in pattern.settings}
+    # Locally a secret setting is given by value (STRIPE_WEBHOOK_SECRET=whsec_... make dev): no Secrets Manager here.
+    names.update(name for pattern in PATTERNS for name in pattern.secret_settings)
     names.update(name for api in HTTP_APIS for name in api.settings)
     return {name: value for name, value in environment.items() if name in names}
 

@@ -80,7 +80,8 @@ CONTEXT_KEYS: Mapping[str, str] = {
     "app:namePrefix": "prefix of stack and function names (default `restate-patterns`)",
     "app:tags": "tags on every resource (object)",
     "patterns:settings": "per-pattern overrides of catalog settings: `{pattern: {NAME: value}}`",
-    "patterns:settingSecrets": "per-pattern settings taken from Secrets Manager: `{pattern: {NAME: secret}}`",
+    "patterns:settingSecrets": "per-pattern secret settings (the catalog's `secret_settings`), each a Secrets Manager "
+    "secret's ARN or name: `{pattern: {NAME: secret}}`; the function reads it at cold start",
     **{key: what for api in HTTP_APIS for key, what in http_api_context_keys(api).items()},
 }
 
@@ -187,7 +188,9 @@ def _string_map(context: Mapping[str, Any], key: str) -> dict[str, str]:
     return {str(name): str(value).lower() if isinstance(value, bool) else str(value) for name, value in raw.items()}
 
 
-def _per_pattern(context: Mapping[str, Any], key: str) -> dict[str, dict[str, str]]:
+def _per_pattern(context: Mapping[str, Any], key: str, *, secret: bool = False) -> dict[str, dict[str, str]]:
+    """``{pattern: {NAME: value}}``: values of a pattern's ``settings``, or with ``secret`` secret references
+    (ARN or name) for its ``secret_settings``."""
     raw = _object(context, key)
     known = {pattern.name: pattern for pattern in PATTERNS}
     result: dict[str, dict[str, str]] = {}
@@ -199,14 +202,34 @@ def _per_pattern(context: Mapping[str, Any], key: str) -> dict[str, dict[str, st
             raise ConfigError(f"context {key} names {name!r}, which is not in the catalog: {', '.join(known)}{hint}")
         if not isinstance(settings, dict) or not all(isinstance(v, str | int | float) for v in settings.values()):
             raise ConfigError(f"context {key}.{name} must map setting names to strings, got {settings!r}")
-        # A misspelt setting would silently do nothing: only the catalog's settings are accepted.
-        unknown = set(settings) - set(pattern.settings)
+        # A misspelt setting would silently do nothing: only the catalog's settings are accepted. A secret
+        # one only by reference, and a plain one only by value, so that no secret value lands in a template.
+        accepted = pattern.secret_settings if secret else tuple(pattern.settings)
+        unknown = set(settings) - set(accepted)
         if unknown:
+            misplaced = unknown & set(tuple(pattern.settings) if secret else pattern.secret_settings)
+            hint = ""
+            if misplaced:
+                hint = (
+                    "; a setting that is no secret goes in patterns:settings"
+                    if secret
+                    else "; a secret setting goes in patterns:settingSecrets, as a Secrets Manager secret"
+                )
             raise ConfigError(
-                f"context {key}.{name} sets {sorted(unknown)}, which {name} does not read "
-                f"(it reads: {', '.join(pattern.settings) or 'nothing'})"
+                f"context {key}.{name} sets {sorted(unknown)}, which {name} does not read"
+                f"{' as a secret' if secret else ''} (it reads: {', '.join(accepted) or 'nothing'}){hint}"
             )
-        result[name] = {setting: str(value) for setting, value in settings.items()}
+        if not secret:
+            result[name] = {setting: str(value) for setting, value in settings.items()}
+            continue
+        references: dict[str, str] = {}
+        for setting, value in settings.items():
+            path = f"{key}.{name}.{setting}"
+            reference = _secret_reference({path: value}, path)
+            if reference is None:
+                raise ConfigError(f"context {path} must name a Secrets Manager secret (ARN or name)")
+            references[setting] = reference
+        result[name] = references
     return result
 
 
@@ -386,6 +409,6 @@ def deployment_config(context: Mapping[str, Any]) -> DeploymentConfig:
         name_prefix=name_prefix,
         tags=_string_map(context, "app:tags"),
         pattern_settings=_per_pattern(context, "patterns:settings"),
-        pattern_setting_secrets=_per_pattern(context, "patterns:settingSecrets"),
+        pattern_setting_secrets=_per_pattern(context, "patterns:settingSecrets", secret=True),
         http_apis={api.name: _http_api_config(context, api) for api in HTTP_APIS},
     )

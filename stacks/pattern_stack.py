@@ -15,20 +15,23 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from functions.catalog import SUBSCRIPTION_OPTIONS, Pattern
+from functions.common.settings import secret_arn_variable
 from stacks.bundling import Target, pattern_code
 from stacks.config import DeploymentConfig
 from stacks.nag import acknowledge
 from stacks.pattern_permissions import grant_pattern_permissions
 from stacks.python_function import PythonFunction
-from stacks.shared_stack import DEPLOYMENT_RESOURCE, SUBSCRIPTION_RESOURCE, SharedStack
+from stacks.shared_stack import DEPLOYMENT_RESOURCE, SUBSCRIPTION_RESOURCE, SharedStack, secret_reference
 
 
 def function_environment(pattern: Pattern, config: DeploymentConfig) -> dict[str, str]:
-    """The pattern's settings: catalog defaults, overridden by context, secret ones by reference."""
+    """The pattern's settings: catalog defaults, overridden by context; secret ones by reference only."""
     environment = {**pattern.settings, **config.pattern_settings.get(pattern.name, {})}
     for name, secret in config.pattern_setting_secrets.get(pattern.name, {}).items():
-        # A dynamic reference: CloudFormation resolves it at deploy time, the template holds only the id.
-        environment[name] = cdk.SecretValue.secrets_manager(secret).unsafe_unwrap()
+        # Only the reference (as configured, name or full ARN): the function reads the value at cold start
+        # (functions.common.settings.secret_setting), so it never shows in the function's configuration
+        # the way a value resolved at deploy time would. Within its own account and region, as granted below.
+        environment[secret_arn_variable(name)] = secret
     return environment
 
 
@@ -63,6 +66,9 @@ class PatternStack(cdk.Stack):
         )
         grant_pattern_permissions(pattern, self.lambda_function.role, settings)
         function = self.lambda_function.function
+        for name, secret in config.pattern_setting_secrets.get(pattern.name, {}).items():
+            # Read access to exactly the secrets the environment names, nothing else.
+            secret_reference(self, f"SettingSecret-{name}", secret).grant_read(function)
         self.version = function.current_version
 
         # Qualified ARNs only: Restate invokes the version it registered, never $LATEST.

@@ -21,6 +21,7 @@ from functions.catalog import HTTP_APIS, PATTERNS, SUBSCRIPTION_OPTIONS, all_sub
 from stacks.app import SHARED_STACK_ID, build_app
 from stacks.config import ConfigError, deployment_config, project_context
 from stacks.nag import MIN_REASON_LENGTH
+from stacks.pattern_stack import function_environment
 
 NO_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
 CDK_JSON = json.loads((Path(__file__).resolve().parent.parent / "cdk.json").read_text())["context"]
@@ -213,12 +214,68 @@ def test_no_secret_value_in_any_template(variant, templates, self_hosted):
                 if SECRET_LOOKING.search(key) and key != "ServiceToken":  # the provider function's ARN
                     # Only a reference: the registration function reads the value at run time.
                     assert key.endswith("SecretId") and value in secret_references, f"{name}: {key}={value!r}"
-        dynamic = [text for text in strings(template) if "{{resolve:" in text]
-        if variant == "self-hosted" and name == "webhook_callbacks":
-            # A secret setting is a dynamic reference that CloudFormation resolves at deploy time.
-            assert dynamic == ["{{resolve:secretsmanager:restate-patterns/stripe-webhook:SecretString:::}}"]
-        else:
-            assert dynamic == [], name
+        # No dynamic reference either: CloudFormation would put the resolved value in the function's configuration.
+        assert not [text for text in strings(template) if "{{resolve:" in text], name
+        for function in resources(template, "AWS::Lambda::Function").values():
+            assert "{{resolve:" not in json.dumps(function["Properties"].get("Environment", {})), name
+
+
+STRIPE_SECRET = SELF_HOSTED["patterns:settingSecrets"]["webhook_callbacks"]["STRIPE_WEBHOOK_SECRET"]
+
+
+def test_a_secret_setting_reaches_the_function_as_a_reference_it_alone_may_read(self_hosted):
+    template = self_hosted["webhook_callbacks"]
+    _, function = only(template, "AWS::Lambda::Function")
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables["STRIPE_WEBHOOK_SECRET_ARN"] == STRIPE_SECRET
+    assert "STRIPE_WEBHOOK_SECRET" not in variables, "the value itself, never"
+    granted = [
+        statement
+        for statement in policy_statements_of_role(template, function_role_id(template))
+        if "secretsmanager" in json.dumps(statement)
+    ]
+    assert len(granted) == 1, granted
+    (statement,) = granted
+    assert statement["Effect"] == "Allow" and "Condition" not in statement
+    assert sorted(statement["Action"]) == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
+    # from_secret_name_v2: the name plus the 6 characters Secrets Manager appends, nothing wider.
+    resource = json.dumps(statement["Resource"])
+    assert f":secret:{STRIPE_SECRET}-??????" in resource and "*" not in resource, resource
+
+
+def test_without_a_configured_secret_a_secret_setting_is_neither_set_nor_granted(templates):
+    template = templates["webhook_callbacks"]
+    _, function = only(template, "AWS::Lambda::Function")
+    assert not any("STRIPE_WEBHOOK_SECRET" in name for name in function["Properties"]["Environment"]["Variables"])
+    assert "secretsmanager" not in json.dumps(policy_statements_of_role(template, function_role_id(template)))
+
+
+def test_a_secret_setting_may_be_given_by_full_arn():
+    arn = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:stripe/whsec-AbCdEf"
+    config = deployment_config(
+        {**CDK_JSON, "patterns:settingSecrets": {"webhook_callbacks": {"STRIPE_WEBHOOK_SECRET": arn}}}
+    )
+    webhook_callbacks = next(pattern for pattern in PATTERNS if pattern.name == "webhook_callbacks")
+    assert function_environment(webhook_callbacks, config) == {
+        **webhook_callbacks.settings,
+        "STRIPE_WEBHOOK_SECRET_ARN": arn,
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "settings", "message"),
+    [
+        # Only names the catalog declares secret: a typo would silently leave the setting unset.
+        ("patterns:settingSecrets", {"STRIPE_WEBHOOK_SECRETS": "stripe/whsec"}, "does not read as a secret"),
+        ("patterns:settingSecrets", {"STRIPE_WEBHOOK_TOLERANCE_SECONDS": "x"}, "goes in patterns:settings"),
+        ("patterns:settings", {"STRIPE_WEBHOOK_SECRET": "whsec_abc"}, "goes in patterns:settingSecrets"),
+        ("patterns:settingSecrets", {"STRIPE_WEBHOOK_SECRET": "whsec_abc123"}, "looks like the secret itself"),
+        ("patterns:settingSecrets", {"STRIPE_WEBHOOK_SECRET": " "}, "must name a Secrets Manager secret"),
+    ],
+)
+def test_secret_settings_are_configured_by_reference_only(key, settings, message):
+    with pytest.raises(ConfigError, match=message):
+        deployment_config({**CDK_JSON, key: {"webhook_callbacks": settings}})
 
 
 def test_a_plain_api_key_where_a_secret_is_expected_is_refused():

@@ -11,6 +11,10 @@ def test_only_catalog_settings_are_taken_from_the_environment():
     assert settings_from(environment) == {"MACHINE_TRANSITION_SECONDS": "1", "PAYMENT_REMINDER_INTERVAL_SECONDS": "2"}
 
 
+def test_secret_settings_are_taken_by_value_locally():
+    assert settings_from({"STRIPE_WEBHOOK_SECRET": "whsec_local"}) == {"STRIPE_WEBHOOK_SECRET": "whsec_local"}
+
+
 def test_each_pattern_gets_its_own_code_version_shaped_like_a_lambda_alias():
     versions = {pattern.name: code_version(pattern.name) for pattern in PATTERNS}
     assert len(set(versions.values())) == len(PATTERNS)

@@ -18,7 +18,8 @@ Stripe delivers at least once and retries a delivery it thinks failed, always wi
 event id. Because the one-way message carries that id as its idempotency key, Restate starts the
 ``PaymentTracker`` handler once per event, however often the event arrives.
 
-Signatures: with ``STRIPE_WEBHOOK_SECRET`` set (the endpoint's ``whsec_...`` secret), a request
+Signatures: with ``STRIPE_WEBHOOK_SECRET`` set (the endpoint's ``whsec_...`` secret; on AWS the
+function reads it from the Secrets Manager secret ``STRIPE_WEBHOOK_SECRET_ARN`` names), a request
 whose ``Stripe-Signature`` is missing, wrong or older than ``STRIPE_WEBHOOK_TOLERANCE_SECONDS``
 (default 300) is refused with a terminal 400. The signature covers the exact bytes Stripe sent,
 so the handler takes the raw body (``RAW_JSON``) and checks it before parsing. The verdict is a
@@ -29,7 +30,6 @@ accepted and each execution environment logs one warning saying so.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 
@@ -38,13 +38,14 @@ from pydantic import BaseModel, Field
 from restate import TerminalError
 
 from functions.common.logs import pattern_logger
-from functions.common.settings import seconds_setting
+from functions.common.settings import seconds_setting, secret_setting
 from functions.common.validation import RAW_JSON, parse_input
 from functions.webhook_callbacks.stripe_signature import SignatureError, verify_signature
 
 logger = pattern_logger(__name__)
 
-SIGNING_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+# Read while the module loads: on AWS from Secrets Manager (STRIPE_WEBHOOK_SECRET_ARN), once per cold start.
+SIGNING_SECRET = secret_setting("STRIPE_WEBHOOK_SECRET")
 SIGNATURE_TOLERANCE = seconds_setting("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300)
 
 if not SIGNING_SECRET:
