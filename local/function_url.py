@@ -21,16 +21,16 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
 
-from local.lambda_runtime import InvokeResult, KeepAliveNoDelayHandler, LocalLambdaRuntime
+from local.lambda_runtime import InvokeResult, LocalLambdaRuntime
+from local.loopback_http import KeepAliveNoDelayHandler, LoopbackHttpServer
 
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
 """Lambda's limit for a synchronous invocation's payload."""
@@ -158,17 +158,15 @@ class FunctionUrlServer:
     def __init__(self, runtime: LocalLambdaRuntime, function: str, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.runtime = runtime
         self.function = function
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._http = LoopbackHttpServer(self._handler_class(), host=host, port=port, name=f"url-{function}")
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        return self._http.port
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._http.url
 
     def handle(
         self, method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes, source_ip: str
@@ -229,19 +227,14 @@ class FunctionUrlServer:
             def do_OPTIONS(self) -> None:  # noqa: N802 - http.server dispatches on this name
                 self._serve()
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature fixed
-                pass  # the function's log has START/END/REPORT per request
-
         return FunctionUrlHandler
 
     def start(self) -> FunctionUrlServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"url-{self.function}", daemon=True)
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()
 
     def __enter__(self) -> FunctionUrlServer:
         return self.start()

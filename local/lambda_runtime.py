@@ -29,7 +29,6 @@ import json
 import os
 import select
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,13 +36,14 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote
 
 from functions.catalog import HttpApi, Pattern
 from local.lambda_worker import HEADER
+from local.loopback_http import KeepAliveNoDelayHandler, LoopbackHttpServer
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REGION = "us-east-1"
@@ -311,17 +311,6 @@ class FunctionPool:
         self._log.close()
 
 
-class KeepAliveNoDelayHandler(BaseHTTPRequestHandler):
-    """HTTP/1.1 keep-alive with TCP_NODELAY, for the local servers that stand in for AWS endpoints."""
-
-    protocol_version = "HTTP/1.1"
-
-    def setup(self) -> None:
-        super().setup()
-        # Without it, small responses wait for Nagle + delayed ACK: ~40 ms per call.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
 def parse_function_reference(reference: str) -> tuple[str, str]:
     """(function name, qualifier) from a name, a partial ARN or a full, maybe qualified, ARN."""
     reference = unquote(reference)
@@ -358,9 +347,7 @@ class LocalLambdaRuntime:
             spec.name: FunctionPool(spec, self._environment(spec, base), log_dir / f"{spec.name}.log")
             for spec in functions
         }
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._http = LoopbackHttpServer(self._handler_class(), host=host, port=port, name="lambda-runtime")
 
     def _environment(self, spec: FunctionSpec, base: Mapping[str, str]) -> dict[str, str]:
         # The code root comes first so that a bundle's own packages win; the project root after it
@@ -385,11 +372,11 @@ class LocalLambdaRuntime:
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        return self._http.port
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._http.url
 
     def function_arn(self, name: str, version: str = "1") -> str:
         return f"arn:aws:lambda:{self.region}:{self.account}:function:{name}:{version}"
@@ -409,7 +396,7 @@ class LocalLambdaRuntime:
         runtime = self
 
         class InvokeHandler(KeepAliveNoDelayHandler):
-            def do_POST(self) -> None:
+            def do_POST(self) -> None:  # noqa: N802 - http.server dispatches on this name
                 path = self.path.split("?", 1)[0]
                 prefix, suffix = "/2015-03-31/functions/", "/invocations"
                 length = int(self.headers.get("Content-Length") or 0)
@@ -440,19 +427,14 @@ class LocalLambdaRuntime:
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(body)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature fixed
-                pass  # per-invocation lines already go to the function's log
-
         return InvokeHandler
 
     def start(self) -> LocalLambdaRuntime:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="lambda-runtime", daemon=True)
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()
         for pool in self.pools.values():
             pool.close()
 

@@ -1,0 +1,53 @@
+"""What the local stand-ins for AWS HTTP endpoints share: a threaded loopback server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+
+
+class KeepAliveNoDelayHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive with TCP_NODELAY, as the AWS endpoints the callers expect."""
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        # Without it, small responses wait for Nagle + delayed ACK: ~40 ms per call.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature fixed by http.server
+        pass  # each server keeps its own per-request log lines (the function's START/END/REPORT)
+
+
+class LoopbackHttpServer:
+    """Serves ``handler_class`` on ``host:port`` (0 = a free port) from a background thread."""
+
+    def __init__(self, handler_class: type[BaseHTTPRequestHandler], *, host: str, port: int, name: str) -> None:
+        self._server = ThreadingHTTPServer((host, port), handler_class)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
