@@ -152,21 +152,13 @@ def structured_reply(answer: dict[str, Any]) -> HttpReply:
     return HttpReply(status, headers, data)
 
 
-class FunctionUrlServer:
+class FunctionUrlServer(LoopbackHttpServer):
     """Serves ``function`` of ``runtime`` as a Function URL on ``host:port`` (0 = a free port)."""
 
     def __init__(self, runtime: LocalLambdaRuntime, function: str, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.runtime = runtime
         self.function = function
-        self._http = LoopbackHttpServer(self._handler_class(), host=host, port=port, name=f"url-{function}")
-
-    @property
-    def port(self) -> int:
-        return self._http.port
-
-    @property
-    def url(self) -> str:
-        return self._http.url
+        super().__init__(self._handler_class(), host=host, port=port, name=f"url-{function}")
 
     def handle(
         self, method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes, source_ip: str
@@ -228,16 +220,3 @@ class FunctionUrlServer:
                 self._serve()
 
         return FunctionUrlHandler
-
-    def start(self) -> FunctionUrlServer:
-        self._http.start()
-        return self
-
-    def stop(self) -> None:
-        self._http.stop()
-
-    def __enter__(self) -> FunctionUrlServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

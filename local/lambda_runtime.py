@@ -324,7 +324,7 @@ def parse_function_reference(reference: str) -> tuple[str, str]:
     return name, qualifier or "$LATEST"
 
 
-class LocalLambdaRuntime:
+class LocalLambdaRuntime(LoopbackHttpServer):
     """Serves the Lambda Invoke API for ``functions`` on ``host:port`` (0 = a free port)."""
 
     def __init__(
@@ -347,7 +347,7 @@ class LocalLambdaRuntime:
             spec.name: FunctionPool(spec, self._environment(spec, base), log_dir / f"{spec.name}.log")
             for spec in functions
         }
-        self._http = LoopbackHttpServer(self._handler_class(), host=host, port=port, name="lambda-runtime")
+        super().__init__(self._handler_class(), host=host, port=port, name="lambda-runtime")
 
     def _environment(self, spec: FunctionSpec, base: Mapping[str, str]) -> dict[str, str]:
         # The code root comes first so that a bundle's own packages win; the project root after it
@@ -369,14 +369,6 @@ class LocalLambdaRuntime:
             "PYTHONPATH": pythonpath,
             "PYTHONUNBUFFERED": "1",
         }
-
-    @property
-    def port(self) -> int:
-        return self._http.port
-
-    @property
-    def url(self) -> str:
-        return self._http.url
 
     def function_arn(self, name: str, version: str = "1") -> str:
         return f"arn:aws:lambda:{self.region}:{self.account}:function:{name}:{version}"
@@ -429,17 +421,7 @@ class LocalLambdaRuntime:
 
         return InvokeHandler
 
-    def start(self) -> LocalLambdaRuntime:
-        self._http.start()
-        return self
-
     def stop(self) -> None:
-        self._http.stop()
+        super().stop()
         for pool in self.pools.values():
             pool.close()
-
-    def __enter__(self) -> LocalLambdaRuntime:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
