@@ -36,6 +36,24 @@ SUBSCRIPTION_OPTIONS: Mapping[str, str] = {
 }
 """Consumer settings of every subscription (librdkafka properties), locally and on AWS."""
 
+CONSUMER_GROUP_OPTION = "group.id"
+
+
+def consumer_group_id(app_name: str, pattern_name: str, subscription: Subscription) -> str:
+    """The Kafka consumer group of one subscription, stable for as long as the app, pattern and topic are.
+
+    Without it Restate uses the subscription's id, which is new whenever the subscription is
+    re-created (its options changed, its stack was re-created): a new group with
+    ``auto.offset.reset: earliest`` replays the whole topic into the handlers. With a group that
+    outlives the subscription, the new one resumes at the offsets the old one committed.
+    """
+    return f"{app_name}.{pattern_name}.{subscription.topic}.{subscription.service}.{subscription.handler}"
+
+
+def subscription_options(app_name: str, pattern_name: str, subscription: Subscription) -> dict[str, str]:
+    """:data:`SUBSCRIPTION_OPTIONS` plus the subscription's own stable consumer group."""
+    return {**SUBSCRIPTION_OPTIONS, CONSUMER_GROUP_OPTION: consumer_group_id(app_name, pattern_name, subscription)}
+
 
 SHARED_REQUIREMENTS = "requirements.txt"
 """What every bundle installs (relative to ``functions/``). A function that needs more names its own

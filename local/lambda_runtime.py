@@ -12,7 +12,12 @@ handler modules answer. What behaves like Lambda, because the patterns depend on
   shape (``X-Amz-Function-Error`` header, ``errorMessage`` / ``errorType`` body); an exception or a
   crash in the handler is reported the same way; an unknown function gets a 404
   ``ResourceNotFoundException``;
-* each function's output goes to ``<log dir>/<function>.log`` with START/END/REPORT lines.
+* each function's output goes to ``<log dir>/<function>.log`` with START/END/REPORT lines;
+* versions: a function given at start serves any qualifier with its one code, but
+  :meth:`LocalLambdaRuntime.publish_version` gives a function numbered versions of their own code,
+  and :meth:`LocalLambdaRuntime.delete_function` deletes them all, so that the next version is 1
+  again: the ARN reuse a deleted and re-created function shows on AWS (tests of the deploy
+  lifecycle rely on it).
 
 ::
 
@@ -343,10 +348,14 @@ class LocalLambdaRuntime(LoopbackHttpServer):
         self.log_dir = log_dir
         log_dir.mkdir(parents=True, exist_ok=True)
         base = dict(os.environ if base_environment is None else base_environment)
+        self._base_environment = base
         self.pools = {
             spec.name: FunctionPool(spec, self._environment(spec, base), log_dir / f"{spec.name}.log")
             for spec in functions
         }
+        self._versions: dict[str, dict[str, FunctionPool]] = {}
+        """Published versions by function name, then by version number (as a string)."""
+        self._versions_lock = threading.Lock()
         super().__init__(self._handler_class(), host=host, port=port, name="lambda-runtime")
 
     def _environment(self, spec: FunctionSpec, base: Mapping[str, str]) -> dict[str, str]:
@@ -376,9 +385,36 @@ class LocalLambdaRuntime(LoopbackHttpServer):
     def log_path(self, name: str) -> Path:
         return self.pools[name].log_path
 
+    def publish_version(self, spec: FunctionSpec) -> str:
+        """Publish the next version of ``spec.name`` with ``spec``'s code and settings; its qualified ARN.
+
+        Like Lambda's numbering: 1, 2, ... per function, from 1 again after :meth:`delete_function`.
+        """
+        with self._versions_lock:
+            versions = self._versions.setdefault(spec.name, {})
+            number = str(len(versions) + 1)
+            log_path = self.log_dir / f"{spec.name}.log"
+            environment = {**self._environment(spec, self._base_environment), "AWS_LAMBDA_FUNCTION_VERSION": number}
+            versions[number] = FunctionPool(spec, environment, log_path)
+        return self.function_arn(spec.name, number)
+
+    def delete_function(self, name: str) -> None:
+        """Delete every published version of ``name`` (their workers stop, their ARNs answer 404)."""
+        with self._versions_lock:
+            versions = self._versions.pop(name, {})
+        for pool in versions.values():
+            pool.close()
+
+    def _pool(self, name: str, qualifier: str) -> FunctionPool | None:
+        with self._versions_lock:
+            versions = self._versions.get(name)
+            if versions is not None:
+                return versions.get(qualifier)
+        return self.pools.get(name)
+
     def invoke(self, reference: str, event: Any) -> InvokeResult:
         name, qualifier = parse_function_reference(reference)
-        pool = self.pools.get(name)
+        pool = self._pool(name, qualifier)
         if pool is None:
             arn = reference if reference.startswith("arn:") else self.function_arn(name, qualifier)
             return service_error(404, "ResourceNotFoundException", f"Function not found: {arn}")
@@ -425,3 +461,5 @@ class LocalLambdaRuntime(LoopbackHttpServer):
         super().stop()
         for pool in self.pools.values():
             pool.close()
+        for name in list(self._versions):
+            self.delete_function(name)

@@ -38,10 +38,10 @@ from functions.catalog import (
     HTTP_APIS,
     INGRESS_URL_VARIABLE,
     PATTERNS,
-    SUBSCRIPTION_OPTIONS,
     HttpApi,
     Pattern,
     Subscription,
+    subscription_options,
 )
 from functions.registration.restate_admin import RestateAdmin, SubscriptionSpec
 from local.aws_endpoint import LocalAwsEndpoint
@@ -87,9 +87,15 @@ def code_version(pattern_name: str) -> str:
     return f"local-{digest.hexdigest()[:10]}"
 
 
-def subscription_spec(subscription: Subscription, cluster: str = KAFKA_CLUSTER) -> SubscriptionSpec:
+LOCAL_APP_NAME = "local"
+"""The app name in the local stack's consumer groups (the CDK app uses its name prefix)."""
+
+
+def subscription_spec(pattern: Pattern, subscription: Subscription, cluster: str = KAFKA_CLUSTER) -> SubscriptionSpec:
     return SubscriptionSpec(
-        source=f"kafka://{cluster}/{subscription.topic}", sink=subscription.sink, options=SUBSCRIPTION_OPTIONS
+        source=f"kafka://{cluster}/{subscription.topic}",
+        sink=subscription.sink,
+        options=subscription_options(LOCAL_APP_NAME, pattern.name, subscription),
     )
 
 
@@ -200,10 +206,14 @@ class LocalStack:
             for service in pattern.private_services:
                 admin.set_service_public(service, public=False)
         if self.with_kafka:
-            subscriptions = [sub for pattern in self.patterns for sub in pattern.subscriptions]
-            ensure_topics(self.kafka_bootstrap, {sub.topic for sub in subscriptions})
+            subscriptions = [
+                subscription_spec(pattern, sub) for pattern in self.patterns for sub in pattern.subscriptions
+            ]
+            ensure_topics(
+                self.kafka_bootstrap, {sub.topic for pattern in self.patterns for sub in pattern.subscriptions}
+            )
             admin.ensure_kafka_cluster(KAFKA_CLUSTER, {"bootstrap.servers": self.kafka_bootstrap})
-            admin.reconcile_subscriptions([subscription_spec(sub) for sub in subscriptions])
+            admin.reconcile_subscriptions(subscriptions)
 
     def stop(self) -> None:
         """Stop what was started, newest first; safe to call twice."""

@@ -8,6 +8,7 @@ the event CloudFormation sends (``RequestType``, ``ResourceProperties``, ``Physi
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 import urllib.error
@@ -24,6 +25,14 @@ from local.processes import free_port
 from local.restate_server import RestatePorts, RestateServer
 
 SERVICE_TOKEN = "arn:aws:lambda:us-east-1:000000000000:function:restate-patterns-registration-provider"
+TOKEN = "restate-admin-token-for-tests"
+"""The admin token the registration tests keep in (moto's) Secrets Manager (fixture ``token_secret``)."""
+STACK_ID = "arn:aws:cloudformation:us-east-1:000000000000:stack/restate-patterns-test/1"
+
+
+def new_stack_id(name: str = "restate-patterns-test") -> str:
+    """The id CloudFormation gives a stack when it is created (again): the name plus a fresh GUID."""
+    return f"arn:aws:cloudformation:us-east-1:000000000000:stack/{name}/{uuid.uuid4()}"
 
 
 class LambdaContext:
@@ -43,15 +52,17 @@ def cfn_event(
     *,
     physical_id: str | None = None,
     old_properties: Mapping[str, Any] | None = None,
+    stack_id: str = STACK_ID,
+    logical_id: str = "Registration",
 ) -> dict[str, Any]:
     """A CloudFormation custom resource request, as the Provider framework hands it to onEvent."""
     event: dict[str, Any] = {
         "RequestType": request_type,
         "ServiceToken": SERVICE_TOKEN,
         "ResponseURL": "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/presigned",
-        "StackId": "arn:aws:cloudformation:us-east-1:000000000000:stack/restate-patterns-test/1",
+        "StackId": stack_id,
         "RequestId": str(uuid.uuid4()),
-        "LogicalResourceId": "Registration",
+        "LogicalResourceId": logical_id,
         "ResourceType": resource_type,
         # CloudFormation passes every scalar property as a string.
         "ResourceProperties": {"ServiceToken": SERVICE_TOKEN, **_stringified(properties)},
@@ -77,29 +88,44 @@ def _stringified(value: Any) -> Any:
 
 
 class RecordingProxy:
-    """Forwards requests to ``upstream`` and remembers each request's Authorization header."""
+    """Forwards requests to ``upstream`` and remembers each request's Authorization header.
 
-    def __init__(self, upstream: str) -> None:
+    ``canned`` answers chosen paths itself: ``{path prefix: (status, JSON body)}``, the first
+    matching prefix wins (``"/"`` answers everything), to stand for what a local restate-server
+    cannot show: an older version, an authorizing proxy in front of Restate Cloud.
+    """
+
+    def __init__(self, upstream: str, canned: Mapping[str, tuple[int, Any]] | None = None) -> None:
         self.upstream = upstream.rstrip("/")
+        self.canned = dict(canned or {})
         self.authorizations: list[str | None] = []
+        self.paths: list[str] = []
         proxy = self
 
         class Forward(BaseHTTPRequestHandler):
             def _forward(self) -> None:
                 proxy.authorizations.append(self.headers.get("authorization"))
+                proxy.paths.append(self.path)
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else None
                 headers = {name: value for name, value in self.headers.items() if name.lower() != "host"}
-                request = urllib.request.Request(
-                    proxy.upstream + self.path, data=body, headers=headers, method=self.command
-                )
-                try:
-                    with urllib.request.urlopen(request, timeout=60) as response:
-                        status, payload, content_type = response.status, response.read(), response.headers
-                except urllib.error.HTTPError as error:
-                    status, payload, content_type = error.code, error.read(), error.headers
+                canned = next((answer for prefix, answer in proxy.canned.items() if self.path.startswith(prefix)), None)
+                if canned is not None:
+                    status, payload = canned[0], json.dumps(canned[1]).encode()
+                    content_type = "application/json"
+                else:
+                    request = urllib.request.Request(
+                        proxy.upstream + self.path, data=body, headers=headers, method=self.command
+                    )
+                    try:
+                        with urllib.request.urlopen(request, timeout=60) as response:
+                            status, payload = response.status, response.read()
+                            content_type = response.headers.get("content-type", "application/json")
+                    except urllib.error.HTTPError as error:
+                        status, payload = error.code, error.read()
+                        content_type = error.headers.get("content-type", "application/json")
                 self.send_response(status)
-                self.send_header("content-type", content_type.get("content-type", "application/json"))
+                self.send_header("content-type", content_type)
                 self.send_header("content-length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)

@@ -15,14 +15,17 @@ import uuid
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
+from moto import mock_aws
 
 from functions.catalog import INGRESS_URL_VARIABLE, http_api_named
 from functions.registration.restate_admin import RestateAdmin
 from local.lambda_runtime import FunctionSpec, spec_for_http_api
 from local.processes import tail
 from local.stack import LocalStack, StackPorts
+from tests.cdk_support import TOKEN
 
 TEST_SETTINGS: dict[str, str] = {
     # Pattern settings shortened so that the suite runs the long waits quickly (one line per setting).
@@ -128,6 +131,21 @@ def show_logs_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
             running: LocalStack = request.getfixturevalue(name)
             for path in _log_files(running):
                 print(f"\n----- {path.name} (last lines) -----\n{tail(path, 40)}")
+
+
+@pytest.fixture
+def token_secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The name of a secret holding the admin token, in an in-process moto."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        boto3.client("secretsmanager").create_secret(Name="restate/admin-token", SecretString=TOKEN)
+        yield "restate/admin-token"
 
 
 @pytest.fixture

@@ -13,35 +13,18 @@ from collections.abc import Iterator
 import boto3
 import httpx
 import pytest
-from moto import mock_aws
 
 from functions.catalog import SUBSCRIPTION_OPTIONS, pattern_named
 from functions.registration.custom_resource import RegistrationFailed, handler, secret_text
 from functions.registration.restate_admin import AdminApiError, RestateAdmin
 from local.lambda_runtime import specs_for_patterns
 from local.processes import free_port
-from tests.cdk_support import LambdaContext, PrivateRestate, RecordingProxy, cfn_event, private_restate
+from tests.cdk_support import TOKEN, LambdaContext, PrivateRestate, RecordingProxy, cfn_event, private_restate
 from tests.polling import wait_until
 
 DEPLOYMENT = "Custom::RestateDeployment"
 KAFKA_CLUSTER = "Custom::RestateKafkaCluster"
 SUBSCRIPTION = "Custom::RestateSubscription"
-TOKEN = "restate-admin-token-for-tests"
-
-
-@pytest.fixture
-def token_secret(monkeypatch) -> Iterator[str]:
-    """The name of a secret holding the admin token, in an in-process moto."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        boto3.client("secretsmanager").create_secret(Name="restate/admin-token", SecretString=TOKEN)
-        yield "restate/admin-token"
 
 
 def deployment_properties(admin_url: str, arn: str, secret: str, **overrides: object) -> dict[str, object]:

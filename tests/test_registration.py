@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from functions.catalog import PATTERNS, SUBSCRIPTION_OPTIONS, all_subscriptions
+from functions.catalog import CONSUMER_GROUP_OPTION, PATTERNS
 from functions.registration.restate_admin import (
     AdminApiError,
     AdminApiUnreachable,
@@ -65,14 +65,17 @@ def test_a_bearer_token_is_sent(stack):
 @pytest.mark.kafka
 def test_reconciling_the_catalog_twice_leaves_exactly_the_catalog_subscriptions(kafka_stack: LocalStack):
     admin = kafka_stack.admin()
-    catalog = [subscription_spec(sub) for sub in all_subscriptions()]
+    catalog = [subscription_spec(pattern, sub) for pattern in PATTERNS for sub in pattern.subscriptions]
     assert catalog, "the catalog declares Kafka subscriptions"
     # The stack reconciled once while starting (as `make dev` does each time); twice more changes nothing.
     for _ in range(2):
         assert admin.reconcile_subscriptions(catalog).created == ()
     pairs = [(sub["source"], sub["sink"]) for sub in admin.subscriptions()]
     assert sorted(pairs) == sorted((spec.source, spec.sink) for spec in catalog)
-    assert all(sub["options"].items() >= SUBSCRIPTION_OPTIONS.items() for sub in admin.subscriptions())
+    by_pair = {(sub["source"], sub["sink"]): sub["options"] for sub in admin.subscriptions()}
+    # Each with the catalog's consumer options and a consumer group of its own that outlives it.
+    assert all(by_pair[(spec.source, spec.sink)].items() >= spec.options.items() for spec in catalog)
+    assert len({spec.options[CONSUMER_GROUP_OPTION] for spec in catalog}) == len(catalog)
 
 
 @pytest.mark.kafka

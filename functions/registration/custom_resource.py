@@ -6,20 +6,34 @@ Three resource types, each idempotent against the admin API, so that CloudFormat
 re-deploys never duplicate anything:
 
 ``Custom::RestateDeployment`` (one per published function version)
-    Waits for ``/health``, registers the version's ARN (``force: false``, with the invoker role to
-    assume), checks that every expected service came back, makes services public or private as
-    the catalog says, and optionally prunes older deployments of the same services once nothing
-    is pinned to them. The physical id is the version ARN, so a new version is a replacement:
-    CloudFormation then deletes the old resource, and that delete follows ``RemovalPolicy``
-    (``retain`` keeps the old deployment, which in-flight invocations still run on).
+    Waits for ``/health``, refuses a Restate older than ``MinimumRestateVersion``, registers the
+    version's ARN (``force: false``, with the invoker role to assume) and then checks that what
+    Restate answered is what this resource meant (:func:`why_not_current`): Restate matches Lambda
+    deployments by ARN alone, and an ARN comes back in two ways that ``force: false`` cannot see.
+
+    * A function deleted and created again (``cdk destroy`` and deploy, a first deploy that rolled
+      back) numbers its versions from 1 again: Restate answers 200 with the deployment of the
+      *old* function. The deployment's metadata (stack id, logical id, code hash) tells it apart.
+    * A rollback sends an Update back to the previous version's ARN: Restate answers 200 with that
+      deployment, but the newer one stays the latest of its services.
+
+    Either way the version is registered again with ``force: true``, which re-discovers it and
+    puts it in front of its services; invocations already running stay on the deployment they
+    started on. Then every expected service must have come back, services are made public or
+    private as the catalog says, and older deployments of the same services are optionally pruned
+    once nothing is pinned to them. The physical id is the version ARN, so a new version is a
+    replacement: CloudFormation then deletes the old resource, and that delete follows
+    ``RemovalPolicy`` (``retain`` keeps the old deployment, which in-flight invocations still run on).
 ``Custom::RestateKafkaCluster``
     Creates or updates the cluster's properties (SASL credentials read from a secret).
 ``Custom::RestateSubscription``
-    One catalog subscription: created if missing, re-created if its options changed.
+    One catalog subscription: created if missing, re-created if its options changed. Its options
+    carry a stable ``group.id``, so a re-created subscription resumes where the old one stopped.
 
 Every wait is bounded by the Lambda's own remaining time (minus a margin to report a failure), so
-an unreachable admin API fails the resource with a reason instead of timing out the function.
-Tokens and passwords come from Secrets Manager at run time and are never logged or returned.
+an unreachable admin API fails the resource with a reason instead of timing out the function; a
+401/403 fails it at once. Tokens and passwords come from Secrets Manager at run time and are
+never logged or returned.
 """
 
 from __future__ import annotations
@@ -32,9 +46,12 @@ from typing import Any, Protocol, TypeVar
 
 from functions.registration.restate_admin import (
     AdminApiError,
+    AdminApiUnauthorized,
     AdminApiUnreachable,
+    Deployment,
     RestateAdmin,
     SubscriptionSpec,
+    parse_version,
 )
 
 logger = logging.getLogger(__name__)
@@ -46,6 +63,26 @@ MAX_REQUEST_SECONDS = 30.0
 """One admin API call; discovery (Restate invoking the function once) fits well within it."""
 DELETE_PATIENCE_SECONDS = 60.0
 """Deletes are best effort: a stack whose Restate environment is gone must still delete quickly."""
+REGISTRATION_RESERVE_SECONDS = 60.0
+"""Of the Lambda's time, what waiting for ``/health`` leaves for the registration itself (discovery
+invokes the function, maybe cold, and a forced re-registration discovers it once more)."""
+MIN_HEALTH_WAIT_SECONDS = 10.0
+PRUNE_RESERVE_SECONDS = 15.0
+"""Pruning stops when less than this is left, so the registration still answers in time."""
+MAX_PRUNED_PER_RUN = 5
+"""Deletes per registration at most; the next deploy prunes the rest."""
+UNAUTHORIZED = "the API key is wrong or lacks the admin role"
+
+DEPLOYMENT_RESOURCE = "Custom::RestateDeployment"
+KAFKA_CLUSTER_RESOURCE = "Custom::RestateKafkaCluster"
+SUBSCRIPTION_RESOURCE = "Custom::RestateSubscription"
+MINIMUM_RESTATE_VERSION = {
+    # Re-registering a known ARN answers 200 (idempotent) from 1.6 on; before, a conflict, which
+    # would fail every CloudFormation retry. /kafka-clusters exists from 1.7 on.
+    DEPLOYMENT_RESOURCE: "1.6",
+    KAFKA_CLUSTER_RESOURCE: "1.7",
+    SUBSCRIPTION_RESOURCE: "1.7",
+}
 
 T = TypeVar("T")
 
@@ -84,10 +121,13 @@ def _names(value: Any) -> list[str]:
 def read_secret(secret_id: str) -> str:
     # boto3 is in Lambda's runtime; imported here so that resources without secrets need no AWS setup.
     import boto3
+    from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
+    # botocore's defaults (60 s reads, retried) could use up the whole registration on one stuck call.
+    quick = Config(connect_timeout=3, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
     try:
-        value: str = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+        value: str = boto3.client("secretsmanager", config=quick).get_secret_value(SecretId=secret_id)["SecretString"]
     except (BotoCoreError, ClientError) as error:
         raise RegistrationFailed(f"cannot read secret {secret_id}: {error}") from None
     return value
@@ -122,18 +162,53 @@ def secret_json(secret_id: str) -> dict[str, Any]:
 def connect(properties: Mapping[str, Any], deadline: Deadline, patience: float | None = None) -> RestateAdmin:
     """An admin client for the resource's Restate, once its admin API answers ``/health``.
 
-    Waits until the deadline (a Restate Cloud environment may be waking up), or ``patience``
-    seconds if that is sooner.
+    Waits (a Restate Cloud environment may be waking up) until about a minute before the deadline,
+    leaving that for the work itself, or ``patience`` seconds if that is sooner.
     """
     admin_url = str(properties["AdminUrl"])
     token_secret = str(properties.get("AuthTokenSecretId") or "")
     token = secret_text(token_secret) if token_secret else None
     admin = RestateAdmin(admin_url, token=token)
     bound_requests(admin, deadline)
+    remaining = deadline.remaining()
+    health_wait = max(remaining - REGISTRATION_RESERVE_SECONDS, min(remaining, MIN_HEALTH_WAIT_SECONDS))
     try:
-        admin.wait_until_healthy(timeout=min(deadline.remaining(), patience or deadline.remaining()))
+        admin.wait_until_healthy(timeout=min(health_wait, patience or health_wait))
+    except AdminApiUnauthorized as problem:
+        raise RegistrationFailed(str(problem)) from None
     except AdminApiUnreachable as problem:
         raise RegistrationFailed(f"{problem} (gave up within the registration function's timeout)") from None
+    return admin
+
+
+def require_version(admin: RestateAdmin, minimum: str) -> str:
+    """Restate's version, if it is at least ``minimum``; else the resource fails saying why."""
+    try:
+        reported = admin.server_version()
+        version = parse_version(reported)
+    except AdminApiError as error:
+        if error.unauthorized:
+            raise RegistrationFailed(f"GET {admin.admin_url}/version: HTTP {error.status}: {UNAUTHORIZED}") from None
+        raise RegistrationFailed(
+            f"cannot tell the version of Restate at {admin.admin_url} ({error}); these resources need "
+            f"Restate {minimum} or newer"
+        ) from None
+    except ValueError:
+        raise RegistrationFailed(f"Restate at {admin.admin_url} reports no usable version: {reported!r}") from None
+    if version < parse_version(minimum):
+        raise RegistrationFailed(
+            f"Restate at {admin.admin_url} is version {reported}; this app needs {minimum} or newer (1.6 for "
+            "idempotent re-registration of function versions, 1.7 for Kafka clusters): upgrade Restate"
+        )
+    return reported
+
+
+def connect_for_changes(event: Mapping[str, Any], deadline: Deadline) -> RestateAdmin:
+    """:func:`connect`, then the version check: what Creates and Updates go through before changing anything."""
+    properties = event["ResourceProperties"]
+    admin = connect(properties, deadline)
+    minimum = str(properties.get("MinimumRestateVersion") or MINIMUM_RESTATE_VERSION[event["ResourceType"]])
+    require_version(admin, minimum)
     return admin
 
 
@@ -154,6 +229,8 @@ def with_retries(admin: RestateAdmin, action: Callable[[], T], what: str, deadli
         try:
             return action()
         except AdminApiError as error:
+            if error.unauthorized:
+                raise RegistrationFailed(f"{what}: HTTP {error.status}: {UNAUTHORIZED}") from None
             if error.status < 500 or deadline.remaining() < delay:
                 raise RegistrationFailed(f"{what}: {error}") from None
             logger.warning("%s failed, retrying in %.0f s: %s", what, delay, error)
@@ -168,21 +245,63 @@ def with_retries(admin: RestateAdmin, action: Callable[[], T], what: str, deadli
 # --- Custom::RestateDeployment ---------------------------------------------------------------
 
 
-def register_deployment(properties: Mapping[str, Any], deadline: Deadline) -> dict[str, Any]:
+def registration_metadata(event: Mapping[str, Any]) -> dict[str, str]:
+    """What this resource records on the deployment it registers, to recognise it later."""
+    return {
+        "registered-by": "cloudformation",
+        "cloudformation-stack": str(event.get("StackId", "")),
+        "cloudformation-resource": str(event.get("LogicalResourceId", "")),
+        "code-hash": str(event["ResourceProperties"].get("CodeHash") or ""),
+    }
+
+
+def why_not_current(admin: RestateAdmin, deployment: Deployment, metadata: Mapping[str, str]) -> str | None:
+    """Why ``deployment`` is not what this resource wants in front of its services, or None if it is."""
+    recorded = admin.deployment(deployment.id).get("metadata") or {}
+    differing = sorted(key for key, value in metadata.items() if recorded.get(key) != value)
+    if differing:
+        return (
+            f"{deployment.id} was registered for {', '.join(f'{key}={recorded.get(key)!r}' for key in differing)} "
+            "(a function deleted and created again numbers its versions from 1, reusing the old ARNs)"
+        )
+    for service in deployment.services:
+        latest = admin.latest_deployment_of(service)
+        if latest != deployment.id:
+            return f"{service} runs on {latest}, not on {deployment.id} (a rollback to this version)"
+    return None
+
+
+def register_deployment(event: Mapping[str, Any], deadline: Deadline) -> dict[str, Any]:
+    properties = event["ResourceProperties"]
     arn = str(properties["FunctionVersionArn"])
     expected = _names(properties.get("Services"))
     private = set(_names(properties.get("PrivateServices")))
-    admin = connect(properties, deadline)
-    deployment = with_retries(
-        admin,
-        lambda: admin.register_lambda(
-            arn,
-            assume_role_arn=str(properties.get("AssumeRoleArn") or "") or None,
-            metadata={"registered-by": "cloudformation"},
-        ),
-        f"registering {arn}",
-        deadline,
-    )
+    metadata = registration_metadata(event)
+    admin = connect_for_changes(event, deadline)
+
+    def register(force: bool) -> Deployment:
+        return with_retries(
+            admin,
+            lambda: admin.register_lambda(
+                arn,
+                assume_role_arn=str(properties.get("AssumeRoleArn") or "") or None,
+                metadata=metadata,
+                force=force,
+                breaking=_flag(properties.get("AllowBreakingChanges")),
+            ),
+            f"registering {arn}{' with force' if force else ''}",
+            deadline,
+        )
+
+    deployment = register(force=False)
+    reason = with_retries(admin, lambda: why_not_current(admin, deployment, metadata), f"checking {arn}", deadline)
+    forced = reason is not None
+    if reason is not None:
+        logger.info("Registering %s again with force: %s", arn, reason)
+        deployment = register(force=True)
+        reason = with_retries(admin, lambda: why_not_current(admin, deployment, metadata), f"checking {arn}", deadline)
+        if reason is not None:
+            raise RegistrationFailed(f"{arn} is still not current after registering it with force: {reason}")
     missing = sorted(set(expected) - set(deployment.services))
     if missing:
         raise RegistrationFailed(
@@ -193,20 +312,21 @@ def register_deployment(properties: Mapping[str, Any], deadline: Deadline) -> di
         set_visibility(admin, service, service not in private, deadline)
     logger.info(
         "%s %s as %s, serving %s",
-        "Registered" if deployment.created else "Already registered",
+        "Re-registered" if forced else "Registered" if deployment.created else "Already registered",
         arn,
         deployment.id,
         ", ".join(deployment.services),
     )
     pruned = []
     if _flag(properties.get("PruneOldDeployments")):
-        pruned = prune_deployments(admin, deployment.id, set(deployment.services))
+        pruned = prune_deployments(admin, deployment.id, set(deployment.services), deadline)
     return {
         "PhysicalResourceId": arn,
         "Data": {
             "DeploymentId": deployment.id,
             "Services": ",".join(deployment.services),
             "Created": str(deployment.created).lower(),
+            "Forced": str(forced).lower(),
             "PrunedDeployments": ",".join(pruned),
         },
     }
@@ -234,11 +354,12 @@ def removable(admin: RestateAdmin, deployment_id: str) -> bool:
     return unfinished == 0
 
 
-def prune_deployments(admin: RestateAdmin, current_id: str, services: set[str]) -> list[str]:
+def prune_deployments(admin: RestateAdmin, current_id: str, services: set[str], deadline: Deadline) -> list[str]:
     """Delete the deployments that ``current_id`` supersedes for all their services and that are idle.
 
     A deployment that also serves a service the current one does not is kept: removing it would
-    remove that service. Best effort: a failure is logged, never fails the registration.
+    remove that service. Best effort: a failure is logged, never fails the registration. At most
+    :data:`MAX_PRUNED_PER_RUN` per run and never close to the deadline; the next deploy goes on.
     """
     pruned: list[str] = []
     try:
@@ -251,6 +372,9 @@ def prune_deployments(admin: RestateAdmin, current_id: str, services: set[str]) 
         served = {str(service.get("name")) for service in deployment.get("services", [])}
         if deployment_id == current_id or not served or not served <= services:
             continue
+        if len(pruned) >= MAX_PRUNED_PER_RUN or deadline.remaining() < PRUNE_RESERVE_SECONDS:
+            logger.info("Pruned %d this time; later deploys prune the rest", len(pruned))
+            break
         if not removable(admin, deployment_id):
             continue
         try:
@@ -276,7 +400,13 @@ def remove_deployment(event: Mapping[str, Any], deadline: Deadline) -> dict[str,
     removed: list[str] = []
     try:
         admin = connect(properties, deadline, patience=DELETE_PATIENCE_SECONDS)
+        stack = str(event.get("StackId", ""))
         for deployment in admin.deployments_of_arn(physical_id):
+            registered_by = (deployment.get("metadata") or {}).get("cloudformation-stack", stack)
+            if registered_by != stack:
+                # The ARN was reused by a function of another stack, whose registration took it over.
+                logger.info("Leaving %s: it was registered by %s", deployment["id"], registered_by)
+                continue
             if removable(admin, deployment["id"]):
                 admin.delete_deployment(deployment["id"], force=True)
                 removed.append(deployment["id"])
@@ -305,10 +435,11 @@ def kafka_properties(properties: Mapping[str, Any]) -> dict[str, str]:
     return merged
 
 
-def ensure_cluster(properties: Mapping[str, Any], deadline: Deadline) -> dict[str, Any]:
+def ensure_cluster(event: Mapping[str, Any], deadline: Deadline) -> dict[str, Any]:
+    properties = event["ResourceProperties"]
     name = str(properties["ClusterName"])
     wanted = kafka_properties(properties)
-    admin = connect(properties, deadline)
+    admin = connect_for_changes(event, deadline)
     created = with_retries(
         admin, lambda: admin.ensure_kafka_cluster(name, wanted), f"creating Kafka cluster {name}", deadline
     )
@@ -345,9 +476,9 @@ def subscription_id(spec: SubscriptionSpec) -> str:
     return f"{spec.source} -> {spec.sink}"
 
 
-def ensure_subscription(properties: Mapping[str, Any], deadline: Deadline) -> dict[str, Any]:
-    spec = subscription_spec(properties)
-    admin = connect(properties, deadline)
+def ensure_subscription(event: Mapping[str, Any], deadline: Deadline) -> dict[str, Any]:
+    spec = subscription_spec(event["ResourceProperties"])
+    admin = connect_for_changes(event, deadline)
     existing = admin.find_subscription(spec.source, spec.sink)
     if existing is not None:
         current = existing.get("options") or {}
@@ -384,10 +515,10 @@ def remove_subscription(event: Mapping[str, Any], deadline: Deadline) -> dict[st
 
 Operation = Callable[[Mapping[str, Any], Deadline], dict[str, Any]]
 HANDLERS: Mapping[str, tuple[Operation, Operation]] = {
-    # resource type: (create or update: takes the properties, delete: takes the event)
-    "Custom::RestateDeployment": (register_deployment, remove_deployment),
-    "Custom::RestateKafkaCluster": (ensure_cluster, remove_cluster),
-    "Custom::RestateSubscription": (ensure_subscription, remove_subscription),
+    # resource type: (create or update, delete); both take the event
+    DEPLOYMENT_RESOURCE: (register_deployment, remove_deployment),
+    KAFKA_CLUSTER_RESOURCE: (ensure_cluster, remove_cluster),
+    SUBSCRIPTION_RESOURCE: (ensure_subscription, remove_subscription),
 }
 
 
@@ -400,7 +531,7 @@ def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         raise RegistrationFailed(f"unknown resource type {resource_type}; known: {', '.join(HANDLERS)}")
     upsert, remove = HANDLERS[resource_type]
     if request in ("Create", "Update"):
-        return upsert(event["ResourceProperties"], deadline)
+        return upsert(event, deadline)
     if request == "Delete":
         return remove(event, deadline)
     raise RegistrationFailed(f"unknown request type {request}")

@@ -4,10 +4,14 @@ Used by the local stack and the tests now, and by the CDK custom resource that r
 deployed function version, so it depends on the standard library only (it runs in a Lambda
 bundle too) and every failure says which call failed and why.
 
-* :meth:`RestateAdmin.wait_until_healthy` - poll ``/health`` until a deadline.
+* :meth:`RestateAdmin.wait_until_healthy` - poll ``/health`` until a deadline, backing off; a
+  401/403 fails at once (waiting cannot fix a wrong key).
+* :meth:`RestateAdmin.server_version` - ``GET /version``, to refuse a Restate too old for what we need.
 * :meth:`RestateAdmin.register_lambda` - ``POST /deployments`` with the function version's ARN and
   ``force: false``, so registering the same ARN again changes nothing, and registering an ARN whose
   services changed incompatibly is refused instead of silently breaking in-flight invocations.
+  Restate matches a Lambda deployment by ARN alone, so a 200 may be *another* function's deployment
+  under a reused ARN: callers check :meth:`RestateAdmin.deployment` and :meth:`RestateAdmin.latest_deployment_of`.
 * :meth:`RestateAdmin.ensure_kafka_cluster` - create the cluster or update its properties.
 * :meth:`RestateAdmin.reconcile_subscriptions` - the admin API has no upsert, so list, match, and
   create only the missing ones.
@@ -36,9 +40,30 @@ class AdminApiError(Exception):
         self.status = status
         self.message = message
 
+    @property
+    def unauthorized(self) -> bool:
+        return self.status in (401, 403)
+
 
 class AdminApiUnreachable(Exception):
     """Nothing answered at the admin URL before the deadline."""
+
+
+class AdminApiUnauthorized(AdminApiUnreachable):
+    """The admin API refused our credentials: no amount of waiting helps."""
+
+
+HEALTH_POLL_MAX_SECONDS = 5.0
+"""The longest pause between two ``/health`` polls (they start at 0.2 s and double)."""
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    """``"1.7.12"`` (or ``"1.7.0-rc.1"``) as ``(1, 7, 12)``; :class:`ValueError` if it is no version."""
+    match = re.match(r"\s*v?(\d+)\.(\d+)(?:\.(\d+))?", text)
+    if match is None:
+        raise ValueError(f"not a version: {text!r}")
+    major, minor, patch = match.groups()
+    return int(major), int(minor), int(patch or 0)
 
 
 @dataclass(frozen=True)
@@ -98,9 +123,14 @@ class RestateAdmin:
             raise AdminApiUnreachable(f"{method} {url}: {reason}") from None
 
     def wait_until_healthy(self, timeout: float) -> None:
-        """Return once ``/health`` answers 200; raise :class:`AdminApiUnreachable` after ``timeout`` s."""
+        """Return once ``/health`` answers 200; raise :class:`AdminApiUnreachable` after ``timeout`` s.
+
+        Polls back off (a Restate Cloud environment waking up takes seconds, not milliseconds), and a
+        401 or 403 raises :class:`AdminApiUnauthorized` at once.
+        """
         deadline = time.monotonic() + timeout
         last_problem = "no attempt made"
+        pause = 0.2
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -110,17 +140,37 @@ class RestateAdmin:
             try:
                 self._request("GET", "/health", timeout=max(0.1, min(remaining, 5.0)))
                 return
-            except (AdminApiUnreachable, AdminApiError) as problem:
+            except AdminApiError as problem:
+                if problem.unauthorized:
+                    raise AdminApiUnauthorized(
+                        f"Restate admin API at {self.admin_url} answered HTTP {problem.status}: "
+                        "the API key is wrong or lacks the admin role"
+                    ) from None
                 last_problem = str(problem)
-            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+            except AdminApiUnreachable as problem:
+                last_problem = str(problem)
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, HEALTH_POLL_MAX_SECONDS)
+
+    def server_version(self) -> str:
+        """The server's version as it reports it, e.g. ``"1.7.12"``."""
+        _, answer = self._request("GET", "/version")
+        return str((answer or {}).get("version", ""))
 
     def register_lambda(
         self,
         arn: str,
         assume_role_arn: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        *,
+        force: bool = False,
+        breaking: bool = False,
     ) -> Deployment:
-        body: dict[str, Any] = {"arn": arn, "force": False}
+        """Register a Lambda version; ``force`` re-discovers and overwrites a deployment with this ARN
+        (and makes it the latest of its services), ``breaking`` accepts incompatible service changes."""
+        body: dict[str, Any] = {"arn": arn, "force": force}
+        if breaking:
+            body["breaking"] = True
         if assume_role_arn:
             body["assume_role_arn"] = assume_role_arn
         if metadata:
@@ -128,6 +178,17 @@ class RestateAdmin:
         status, answer = self._request("POST", "/deployments", body)
         services = tuple(service["name"] for service in answer.get("services", []))
         return Deployment(id=answer["id"], services=services, created=status == 201)
+
+    def deployment(self, deployment_id: str) -> dict[str, Any]:
+        """One deployment: ``id``, ``arn``, ``metadata``, ``services`` (name and revision), ..."""
+        _, answer = self._request("GET", f"/deployments/{urllib.parse.quote(deployment_id)}")
+        found: dict[str, Any] = answer
+        return found
+
+    def latest_deployment_of(self, service: str) -> str:
+        """The id of the deployment that new invocations of ``service`` go to."""
+        _, answer = self._request("GET", f"/services/{urllib.parse.quote(service)}")
+        return str(answer["deployment_id"])
 
     def deployments(self) -> list[dict[str, Any]]:
         _, answer = self._request("GET", "/deployments")
