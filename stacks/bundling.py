@@ -349,10 +349,15 @@ def asset_inputs(sources: list[Path], requirements: Path) -> list[Path]:
     return [*sources, *requirement_files(requirements)]
 
 
+def pattern_asset_hash(pattern: Pattern, target: Target) -> str:
+    """The asset hash of ``pattern``'s bundle for ``target``: it changes exactly when the bundle would."""
+    inputs = asset_inputs(pattern_sources(pattern.name), requirements_file(pattern))
+    return content_hash(inputs, target.architecture, target.python_version)
+
+
 def pattern_code(pattern: Pattern, target: Target) -> lambda_.Code:
     """The asset of ``pattern``'s function, bundled for ``target`` when the stack is bundled."""
-    inputs = asset_inputs(pattern_sources(pattern.name), requirements_file(pattern))
-    asset_hash = content_hash(inputs, target.architecture, target.python_version)
+    asset_hash = pattern_asset_hash(pattern, target)
     return _code(lambda output_dir: bundle_pattern(pattern, output_dir, target), asset_hash, target)
 
 

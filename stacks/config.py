@@ -9,6 +9,10 @@ given with ``-c`` arrive as strings, so booleans, numbers, lists and objects are
 Secrets (the admin API key, the HTTP APIs' ingress key, Kafka SASL credentials, secret pattern
 settings) are configured by Secrets Manager ARN or name only: no key accepts a secret value.
 
+``cdk.json`` ships with an example Restate Cloud environment id, so that ``make synth`` works
+offline; a placeholder is refused unless ``app:allowExampleValues`` is set, which only ``make synth``
+passes, so that a deploy never goes out with it.
+
 Each catalog HTTP API has keys of its own, named after it in camelCase (``front_door``:
 ``frontDoor:functionUrlAuth``, ``frontDoor:settings``), so that one is switched with a plain ``-c``.
 """
@@ -32,6 +36,19 @@ RESTATE_CLOUD_PRINCIPAL_ARN = f"arn:aws:iam::{RESTATE_CLOUD_ACCOUNT}:role/Restat
 """The role in that account that assumes each environment's invoker role."""
 
 FUNCTION_URL_AUTH_TYPES = ("AWS_IAM", "NONE")
+
+MAX_REGISTRATION_TIMEOUT_SECONDS = 840
+"""The Provider framework gives up on the registration function at 900 s; a registration that ends
+before then fails with its own message in CloudFormation instead of the framework's timeout."""
+
+ALLOW_EXAMPLE_VALUES = "app:allowExampleValues"
+EXAMPLE_ENVIRONMENT_ID = "env_201example0000000000000000"
+"""cdk.json's placeholder for ``restate:cloud:environmentId``: it synthesizes, but names no environment."""
+EXAMPLE_BOOTSTRAP_SERVER = "b-1.example.kafka.us-east-1.amazonaws.com:9096"
+"""The README's placeholder MSK broker, refused in ``kafka:bootstrapServers`` like the environment id."""
+SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
+"""What Secrets Manager allows in a secret's name."""
+KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+")
 
 
 def http_api_context_prefix(api_name: str) -> str:
@@ -68,17 +85,24 @@ CONTEXT_KEYS: Mapping[str, str] = {
     "restate:removalPolicy": "`retain` (default): deleting a stack leaves Restate deployments; `destroy` removes them",
     "restate:pruneOldDeployments": "`true`: after registering, delete older deployments of the same services that "
     "have no unfinished invocations (default false)",
-    "restate:registrationTimeoutSeconds": "timeout of the registration function (default 300)",
+    "restate:registrationTimeoutSeconds": "timeout of the registration function (default 300, at most "
+    f"{MAX_REGISTRATION_TIMEOUT_SECONDS}: the Provider framework's own limit is 900)",
+    "restate:allowBreakingChanges": "`true`: register with `breaking: true`, so that Restate accepts a deployment "
+    "that changes a service incompatibly (default false: such a deployment is refused)",
     "restate:ingressKeySecret": "ARN or name of a secret with an API key the HTTP APIs call the ingress with "
     "(default: restate:cloud:apiKeySecret or restate:selfHosted:authTokenSecret)",
     "kafka:bootstrapServers": "Kafka bootstrap servers; empty: no Kafka cluster and no subscriptions",
     "kafka:clusterName": "name of the cluster in Restate (default `my-cluster`)",
     "kafka:properties": "extra librdkafka properties of the cluster (object)",
     "kafka:saslSecret": 'optional ARN or name of a secret `{"username": ..., "password": ...}`',
+    "kafka:saslSecretKmsKey": "ARN of the customer-managed KMS key that encrypts kafka:saslSecret (Amazon MSK "
+    "requires one): the registration function may decrypt with it, through Secrets Manager only",
     "lambda:architecture": "`arm64` (default) or `x86_64`",
     "lambda:logRetentionDays": "retention of every log group (default 30)",
     "app:namePrefix": "prefix of stack and function names (default `restate-patterns`)",
     "app:tags": "tags on every resource (object)",
+    ALLOW_EXAMPLE_VALUES: f"`true`: accept the placeholders ({EXAMPLE_ENVIRONMENT_ID}, {EXAMPLE_BOOTSTRAP_SERVER}) "
+    "with a warning, for an offline synth (`make synth`); never for a deploy (default false)",
     "patterns:settings": "per-pattern overrides of catalog settings: `{pattern: {NAME: value}}`",
     "patterns:settingSecrets": "per-pattern secret settings (the catalog's `secret_settings`), each a Secrets Manager "
     "secret's ARN or name: `{pattern: {NAME: secret}}`; the function reads it at cold start",
@@ -125,6 +149,12 @@ def _secret_reference(context: Mapping[str, Any], key: str, why: str | None = No
         raise ConfigError(
             f"context {key} looks like the secret itself; store it in Secrets Manager and give the secret's "
             "ARN or name instead, so that it never appears in a template"
+        )
+    if value and not value.startswith("arn:") and not SECRET_NAME.fullmatch(value):
+        # Not echoed: a value that is no secret's name may well be the secret (a JSON credential, a token).
+        raise ConfigError(
+            f"context {key} is neither a secret's ARN nor a secret name (letters, digits and /_+=.@- only); "
+            "store the value in Secrets Manager and give the secret's ARN or name instead"
         )
     return value or None
 
@@ -260,6 +290,7 @@ class RestateConfig:
     removal_policy: str
     prune_old_deployments: bool
     registration_timeout_seconds: int
+    allow_breaking_changes: bool
 
 
 @dataclass(frozen=True)
@@ -268,6 +299,8 @@ class KafkaConfig:
     bootstrap_servers: str
     properties: Mapping[str, str]
     sasl_secret: str | None
+    sasl_secret_kms_key: str | None
+    """ARN of the customer-managed key the SASL secret is encrypted with; Secrets Manager decrypts with it."""
 
 
 @dataclass(frozen=True)
@@ -290,6 +323,8 @@ class DeploymentConfig:
     pattern_setting_secrets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     http_apis: Mapping[str, HttpApiConfig] = field(default_factory=dict)
     """By catalog name."""
+    example_values: tuple[str, ...] = ()
+    """The keys still set to a placeholder, accepted by ``app:allowExampleValues`` (synth warns about them)."""
 
     def function_name(self, pattern_name: str) -> str:
         return f"{self.name_prefix}-{pattern_name}"
@@ -305,6 +340,18 @@ def restate_cloud_urls(environment_id: str, region: str) -> tuple[str, str]:
     return f"https://{host}:9070", f"https://{host}"
 
 
+def _registration_timeout(context: Mapping[str, Any]) -> int:
+    key = "restate:registrationTimeoutSeconds"
+    seconds = _number(context, key, 300)
+    if seconds > MAX_REGISTRATION_TIMEOUT_SECONDS:
+        raise ConfigError(
+            f"context {key} must be at most {MAX_REGISTRATION_TIMEOUT_SECONDS}, got {seconds}: the CDK Provider "
+            "framework stops waiting for the registration function at 900 s, and CloudFormation would then "
+            "hear of the failure only from its own custom resource timeout (an hour by default)"
+        )
+    return seconds
+
+
 def _restate_config(context: Mapping[str, Any]) -> RestateConfig:
     mode = _text(context, "restate:mode", "cloud").lower()
     removal_policy = _text(context, "restate:removalPolicy", "retain").lower()
@@ -313,7 +360,8 @@ def _restate_config(context: Mapping[str, Any]) -> RestateConfig:
     common: dict[str, Any] = {
         "removal_policy": removal_policy,
         "prune_old_deployments": _flag(context, "restate:pruneOldDeployments", False),
-        "registration_timeout_seconds": min(900, _number(context, "restate:registrationTimeoutSeconds", 300)),
+        "registration_timeout_seconds": _registration_timeout(context),
+        "allow_breaking_changes": _flag(context, "restate:allowBreakingChanges", False),
     }
     if mode == "cloud":
         why = "for restate:mode=cloud"
@@ -369,11 +417,59 @@ def _kafka_config(context: Mapping[str, Any]) -> KafkaConfig | None:
     bootstrap_servers = _text(context, "kafka:bootstrapServers")
     if not bootstrap_servers:
         return None
+    sasl_secret = _secret_reference(context, "kafka:saslSecret")
+    kms_key = _text(context, "kafka:saslSecretKmsKey") or None
+    if kms_key is not None:
+        if not sasl_secret:
+            raise ConfigError(
+                "context kafka:saslSecretKmsKey is set, but kafka:saslSecret, the secret it decrypts, is not"
+            )
+        if not KMS_KEY_ARN.fullmatch(kms_key):
+            # An IAM policy can grant a key by its ARN only: an alias or a bare key id would match nothing.
+            raise ConfigError(
+                f"context kafka:saslSecretKmsKey must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), "
+                f"got {kms_key!r}"
+            )
     return KafkaConfig(
         cluster_name=_text(context, "kafka:clusterName", "my-cluster"),
         bootstrap_servers=bootstrap_servers,
         properties=_string_map(context, "kafka:properties"),
-        sasl_secret=_secret_reference(context, "kafka:saslSecret"),
+        sasl_secret=sasl_secret,
+        sasl_secret_kms_key=kms_key,
+    )
+
+
+def _servers(bootstrap_servers: str) -> list[str]:
+    return [server.strip() for server in bootstrap_servers.split(",")]
+
+
+def _example_values_in_use(context: Mapping[str, Any]) -> list[str]:
+    """The keys the configuration reads that still hold a placeholder."""
+    in_use = []
+    cloud = _text(context, "restate:mode", "cloud").lower() == "cloud"
+    if cloud and _text(context, "restate:cloud:environmentId") == EXAMPLE_ENVIRONMENT_ID:
+        in_use.append("restate:cloud:environmentId")
+    if EXAMPLE_BOOTSTRAP_SERVER in _servers(_text(context, "kafka:bootstrapServers")):
+        in_use.append("kafka:bootstrapServers")
+    return in_use
+
+
+def example_value_refusal(key: str) -> str:
+    """Why a placeholder cannot be deployed, and what to set instead."""
+    how = {
+        "restate:cloud:environmentId": f"{key} is cdk.json's example {EXAMPLE_ENVIRONMENT_ID}, not your Restate "
+        f"Cloud environment: give its id with `-c {key}=env_...` or set it in cdk.json",
+        "kafka:bootstrapServers": f"{key} names the example broker {EXAMPLE_BOOTSTRAP_SERVER}, not your cluster: "
+        f'give your brokers with `-c {key}=b-1.<cluster>...:9096,...` or in cdk.json, or set it to "" for no Kafka',
+    }[key]
+    offline = f"only an offline synth may keep the example: -c {ALLOW_EXAMPLE_VALUES}=true, as make synth does"
+    return f"context {how} ({offline})"
+
+
+def example_values_warning(keys: tuple[str, ...]) -> str:
+    return (
+        f"Example values in use ({', '.join(keys)}), accepted because {ALLOW_EXAMPLE_VALUES} is set: these "
+        "templates synthesize, but a deploy of them cannot work, and without the switch the synth refuses them."
     )
 
 
@@ -401,9 +497,14 @@ def deployment_config(context: Mapping[str, Any]) -> DeploymentConfig:
     name_prefix = _text(context, "app:namePrefix", "restate-patterns")
     if not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]{0,30}", name_prefix):
         raise ConfigError(f"context app:namePrefix must be letters, digits and hyphens (<= 31), got {name_prefix!r}")
+    restate = _restate_config(context)
+    kafka = _kafka_config(context)
+    example_values = _example_values_in_use(context)
+    if example_values and not _flag(context, ALLOW_EXAMPLE_VALUES, False):
+        raise ConfigError(example_value_refusal(example_values[0]))
     return DeploymentConfig(
-        restate=_restate_config(context),
-        kafka=_kafka_config(context),
+        restate=restate,
+        kafka=kafka,
         architecture=architecture,
         log_retention_days=_number(context, "lambda:logRetentionDays", 30),
         name_prefix=name_prefix,
@@ -411,4 +512,5 @@ def deployment_config(context: Mapping[str, Any]) -> DeploymentConfig:
         pattern_settings=_per_pattern(context, "patterns:settings"),
         pattern_setting_secrets=_per_pattern(context, "patterns:settingSecrets", secret=True),
         http_apis={api.name: _http_api_config(context, api) for api in HTTP_APIS},
+        example_values=tuple(example_values),
     )

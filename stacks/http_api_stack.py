@@ -27,6 +27,17 @@ from stacks.shared_stack import secret_reference
 
 PUBLIC_URL_WARNING = "restate-patterns:publicFunctionUrl"
 """Id of the synth warning about a Function URL without auth (``cdk synth`` prints it)."""
+ADMIN_KEY_WARNING = "restate-patterns:ingressWithAdminKey"
+"""Id of the synth warning about an HTTP API that calls the ingress with the admin API's key."""
+
+
+def admin_key_warning(api: HttpApi) -> str:
+    return (
+        f"{api.name} calls the Restate ingress with the admin API key: restate:ingressKeySecret is not set, so it "
+        f"falls back to the admin key's secret. A leak of {api.name} (its role may read that secret) then exposes "
+        "the admin key, which can change and delete the environment's deployments, not just call its services. "
+        "Set restate:ingressKeySecret to a secret with a key that has the ingress role only."
+    )
 
 
 def public_url_warning(api: HttpApi) -> str:
@@ -81,6 +92,8 @@ class HttpApiStack(cdk.Stack):
         function = self.lambda_function.function
         if restate.ingress_key_secret:
             secret_reference(self, "IngressKeySecret", restate.ingress_key_secret).grant_read(function)
+            if restate.ingress_key_secret == restate.token_secret:
+                cdk.Annotations.of(function).add_warning_v2(ADMIN_KEY_WARNING, admin_key_warning(api))
 
         auth_type = lambda_.FunctionUrlAuthType[api_config.function_url_auth]
         self.function_url = function.add_function_url(auth_type=auth_type)

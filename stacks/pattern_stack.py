@@ -14,14 +14,30 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from functions.catalog import SUBSCRIPTION_OPTIONS, Pattern
+from functions.catalog import Pattern, subscription_options
 from functions.common.settings import secret_arn_variable
-from stacks.bundling import Target, pattern_code
+from functions.registration.custom_resource import DEPLOYMENT_RESOURCE, SUBSCRIPTION_RESOURCE
+from stacks.bundling import Target, pattern_asset_hash, pattern_code
 from stacks.config import DeploymentConfig
 from stacks.nag import acknowledge
 from stacks.pattern_permissions import grant_pattern_permissions
 from stacks.python_function import PythonFunction
-from stacks.shared_stack import DEPLOYMENT_RESOURCE, SUBSCRIPTION_RESOURCE, SharedStack, secret_reference
+from stacks.shared_stack import SharedStack, secret_reference
+
+INLINE_POLICY_NAME_LIMIT = 128
+
+
+def invoke_policy_name(config: DeploymentConfig, pattern_name: str) -> str:
+    """The name of the inline policy a pattern stack puts on the shared invoker role.
+
+    Inline policy names are unique per role, and all pattern stacks attach theirs to the same role:
+    a name derived from the construct id alone would be the same in every stack, and each deploy
+    would overwrite another stack's policy.
+    """
+    name = f"{config.name_prefix}-{pattern_name}-restate-invoke"
+    if len(name) > INLINE_POLICY_NAME_LIMIT:
+        raise ValueError(f"the invoker policy name {name!r} exceeds IAM's {INLINE_POLICY_NAME_LIMIT} characters")
+    return name
 
 
 def function_environment(pattern: Pattern, config: DeploymentConfig) -> dict[str, str]:
@@ -71,13 +87,20 @@ class PatternStack(cdk.Stack):
             secret_reference(self, f"SettingSecret-{name}", secret).grant_read(function)
         self.version = function.current_version
 
-        # Qualified ARNs only: Restate invokes the version it registered, never $LATEST.
+        # Qualified ARNs only: Restate invokes the version it registered, never $LATEST. The qualifier
+        # wildcard would match :$LATEST too, hence the deny; the unqualified ARN matches neither.
         self.invoke_policy = iam.Policy(
             self,
             "RestateMayInvoke",
+            policy_name=invoke_policy_name(config, pattern.name),
             roles=[shared.invoker_role],
             statements=[
-                iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[f"{function.function_arn}:*"])
+                iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[f"{function.function_arn}:*"]),
+                iam.PolicyStatement(
+                    effect=iam.Effect.DENY,
+                    actions=["lambda:InvokeFunction"],
+                    resources=[f"{function.function_arn}:$LATEST"],
+                ),
             ],
         )
         acknowledge(
@@ -101,6 +124,10 @@ class PatternStack(cdk.Stack):
                 "PrivateServices": list(pattern.private_services),
                 "RemovalPolicy": config.restate.removal_policy,
                 "PruneOldDeployments": str(config.restate.prune_old_deployments).lower(),
+                # Recorded in the deployment's metadata: a function deleted and re-created reuses its version
+                # numbers, so only stack, logical id and code tell this registration from an earlier one.
+                "CodeHash": pattern_asset_hash(pattern, target),
+                "AllowBreakingChanges": str(config.restate.allow_breaking_changes).lower(),
             },
         )
         # Restate invokes the function while registering it, as the invoker role.
@@ -120,7 +147,7 @@ class PatternStack(cdk.Stack):
                         "Topic": subscription.topic,
                         "Service": subscription.service,
                         "Handler": subscription.handler,
-                        "Options": dict(SUBSCRIPTION_OPTIONS),
+                        "Options": subscription_options(config.name_prefix, pattern.name, subscription),
                     },
                 )
                 # Restate accepts a subscription only for a service it knows.

@@ -18,14 +18,33 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from functions.registration.custom_resource import (
+    DEPLOYMENT_RESOURCE,
+    KAFKA_CLUSTER_RESOURCE,
+    MINIMUM_RESTATE_VERSIONS,
+)
 from stacks.bundling import Target, registration_code
-from stacks.config import DeploymentConfig, RestateConfig
+from stacks.config import DeploymentConfig, RestateConfig, example_values_warning
 from stacks.nag import acknowledge
 from stacks.python_function import PythonFunction, imported_network
 
-DEPLOYMENT_RESOURCE = "Custom::RestateDeployment"
-KAFKA_CLUSTER_RESOURCE = "Custom::RestateKafkaCluster"
-SUBSCRIPTION_RESOURCE = "Custom::RestateSubscription"
+# One Restate serves the whole app, so with Kafka configured every resource asks for the version Kafka needs:
+# an older Restate then fails the first resource deployed, not one deep into the deploy.
+MINIMUM_RESTATE_VERSION = MINIMUM_RESTATE_VERSIONS[DEPLOYMENT_RESOURCE]
+MINIMUM_RESTATE_VERSION_WITH_KAFKA = MINIMUM_RESTATE_VERSIONS[KAFKA_CLUSTER_RESOURCE]
+
+EXAMPLE_VALUES_WARNING = "restate-patterns:exampleValues"
+SASL_SECRET_KMS_KEY_WARNING = "restate-patterns:saslSecretKmsKey"
+"""Ids of the shared stack's synth warnings (``cdk synth`` prints them)."""
+
+
+def sasl_secret_kms_key_warning() -> str:
+    return (
+        "kafka:saslSecret is set but kafka:saslSecretKmsKey is not. Amazon MSK takes SASL/SCRAM credentials only "
+        "from secrets encrypted with a customer-managed KMS key, and the registration function can read such a "
+        "secret only with kms:Decrypt on that key: set kafka:saslSecretKmsKey to the key's ARN. (A cluster other "
+        "than MSK whose secret uses the default aws/secretsmanager key needs nothing.)"
+    )
 
 
 def secret_reference(scope: Construct, construct_id: str, secret: str) -> secretsmanager.ISecret:
@@ -103,6 +122,22 @@ class SharedStack(cdk.Stack):
         )
         for secret in readable_secrets:
             secret.grant_read(self.registration.function)
+        if config.kafka is not None and config.kafka.sasl_secret_kms_key:
+            self.registration.function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt"],
+                    resources=[config.kafka.sasl_secret_kms_key],
+                    # Only while Secrets Manager decrypts the secret for it, never the key on its own.
+                    conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{self.region}.amazonaws.com"}},
+                )
+            )
+        elif config.kafka is not None and config.kafka.sasl_secret:
+            cdk.Annotations.of(self.registration).add_warning_v2(
+                SASL_SECRET_KMS_KEY_WARNING, sasl_secret_kms_key_warning()
+            )
+        if config.example_values:
+            warning = example_values_warning(config.example_values)
+            cdk.Annotations.of(self).add_warning_v2(EXAMPLE_VALUES_WARNING, warning)
 
         provider_logs = logs.LogGroup(self, "ProviderLogs", removal_policy=cdk.RemovalPolicy.DESTROY)
         cfn_provider_logs = provider_logs.node.default_child
@@ -140,7 +175,13 @@ class SharedStack(cdk.Stack):
             "AdminUrl": self.config.restate.admin_url,
             # The secret's ARN or name: the registration function reads the token at run time.
             "AuthTokenSecretId": self.config.restate.token_secret or "",
+            # Checked before anything else, so that an older Restate fails the deploy with a clear message.
+            "MinimumRestateVersion": self.minimum_restate_version,
         }
+
+    @property
+    def minimum_restate_version(self) -> str:
+        return MINIMUM_RESTATE_VERSION if self.config.kafka is None else MINIMUM_RESTATE_VERSION_WITH_KAFKA
 
     def _acknowledge_provider_framework(self) -> None:
         framework = self.provider.node.find_child("framework-onEvent")

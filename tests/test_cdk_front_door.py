@@ -31,9 +31,10 @@ from stacks.bundling import (
     requirements_file,
 )
 from stacks.config import ConfigError, deployment_config
-from stacks.http_api_stack import PUBLIC_URL_WARNING, public_url_warning
+from stacks.http_api_stack import ADMIN_KEY_WARNING, PUBLIC_URL_WARNING, admin_key_warning, public_url_warning
 from tests.test_cdk_template import (
-    CDK_JSON,
+    EXAMPLES_ALLOWED,
+    MAKE_SYNTH,
     NO_BUNDLING,
     SELF_HOSTED,
     function_role_id,
@@ -47,8 +48,9 @@ FRONT_DOOR = next(api for api in HTTP_APIS if api.name == "front_door")
 WEB_PACKAGES = {"fastapi", "starlette", "mangum", "httpx"}
 """What only the front door needs; none of it may land in a pattern's bundle."""
 INGRESS_KEY_SECRET = "arn:aws:secretsmanager:us-east-1:111111111111:secret:restate/ingress-key-XyZ123"
+MADE_BY_MAKE_SYNTH = {**NO_BUNDLING, **EXAMPLES_ALLOWED}
 PUBLIC = {
-    **NO_BUNDLING,
+    **MADE_BY_MAKE_SYNTH,
     "frontDoor:functionUrlAuth": "NONE",
     "restate:ingressKeySecret": INGRESS_KEY_SECRET,
     "frontDoor:settings": {"FRONT_DOOR_UPLOAD_WAIT_SECONDS": "8"},
@@ -70,7 +72,7 @@ class Synthesized:
 
 @pytest.fixture(scope="module")
 def default(tmp_path_factory) -> Synthesized:
-    return Synthesized(tmp_path_factory.mktemp("cdk-front-door"), NO_BUNDLING)
+    return Synthesized(tmp_path_factory.mktemp("cdk-front-door"), MADE_BY_MAKE_SYNTH)
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +128,19 @@ def test_the_function_url_needs_iam_auth_by_default_and_is_an_output(default):
     # Nothing public: no resource-based permission lets anyone in.
     assert not resources(template, "AWS::Lambda::Permission")
     assert template["Outputs"]["FunctionUrl"]["Value"] == {"Fn::GetAtt": [url_id, "FunctionUrl"]}
-    assert not default.warnings(FRONT_DOOR.name)
+    assert not [warning for warning in default.warnings(FRONT_DOOR.name) if PUBLIC_URL_WARNING in warning]
+
+
+@pytest.mark.parametrize("variant", ["default", "self-hosted"])
+def test_calling_the_ingress_with_the_admin_key_is_warned_about_at_synth(variant, default, self_hosted):
+    synthesized = {"default": default, "self-hosted": self_hosted}[variant]
+    (warning,) = synthesized.warnings(FRONT_DOOR.name)
+    assert warning.startswith(admin_key_warning(FRONT_DOOR)) and ADMIN_KEY_WARNING in warning
+    assert "restate:ingressKeySecret" in warning and "exposes the admin key" in warning
+
+
+def test_a_key_of_its_own_is_not_warned_about(public):
+    assert not [warning for warning in public.warnings(FRONT_DOOR.name) if ADMIN_KEY_WARNING in warning]
 
 
 def test_the_caller_policy_allows_calling_this_url_and_nothing_else(default):
@@ -161,14 +175,14 @@ def test_the_switch_makes_the_url_public_with_a_warning_at_synth(public):
 
 def test_the_switch_and_the_settings_are_checked():
     with pytest.raises(ConfigError, match="frontDoor:functionUrlAuth must be AWS_IAM or NONE"):
-        deployment_config({**CDK_JSON, "frontDoor:functionUrlAuth": "PUBLIC"})
+        deployment_config({**MAKE_SYNTH, "frontDoor:functionUrlAuth": "PUBLIC"})
     with pytest.raises(ConfigError, match="frontDoor:settings sets \\['FRONT_DOOR_WAIT'\\]"):
-        deployment_config({**CDK_JSON, "frontDoor:settings": {"FRONT_DOOR_WAIT": "1"}})
+        deployment_config({**MAKE_SYNTH, "frontDoor:settings": {"FRONT_DOOR_WAIT": "1"}})
     with pytest.raises(ConfigError, match="use frontDoor:settings"):
-        deployment_config({**CDK_JSON, "patterns:settings": {"front_door": {"FRONT_DOOR_UPLOAD_WAIT_SECONDS": "1"}}})
+        deployment_config({**MAKE_SYNTH, "patterns:settings": {"front_door": {"FRONT_DOOR_UPLOAD_WAIT_SECONDS": "1"}}})
     with pytest.raises(ConfigError, match="restate:ingressKeySecret looks like the secret itself"):
-        deployment_config({**CDK_JSON, "restate:ingressKeySecret": "key_10abcdefghijklmnopqrstuvwxyz0123"})
-    lower_case = deployment_config({**CDK_JSON, "frontDoor:functionUrlAuth": "none"})
+        deployment_config({**MAKE_SYNTH, "restate:ingressKeySecret": "key_10abcdefghijklmnopqrstuvwxyz0123"})
+    lower_case = deployment_config({**MAKE_SYNTH, "frontDoor:functionUrlAuth": "none"})
     assert lower_case.http_apis["front_door"].function_url_auth == "NONE"
 
 
@@ -178,7 +192,7 @@ def test_the_environment_names_the_ingress_the_key_secret_and_the_settings(defau
         **FRONT_DOOR.settings,
         INGRESS_URL_VARIABLE: "https://201example0000000000000000.env.us.restate.cloud",
         # No dedicated ingress key configured: the admin key's secret.
-        API_KEY_SECRET_VARIABLE: CDK_JSON["restate:cloud:apiKeySecret"],
+        API_KEY_SECRET_VARIABLE: MAKE_SYNTH["restate:cloud:apiKeySecret"],
     }
     _, properties = front_door(public)
     variables = properties["Environment"]["Variables"]

@@ -17,14 +17,40 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
 
-from functions.catalog import HTTP_APIS, PATTERNS, SUBSCRIPTION_OPTIONS, all_subscriptions
-from stacks.app import SHARED_STACK_ID, build_app
-from stacks.config import ConfigError, deployment_config, project_context
+from functions.catalog import HTTP_APIS, PATTERNS, all_subscriptions, subscription_options
+from stacks.app import LAMBDA_PYTHON_VERSION, SHARED_STACK_ID, build_app
+from stacks.bundling import Target, pattern_asset_hash
+from stacks.config import (
+    ALLOW_EXAMPLE_VALUES,
+    EXAMPLE_BOOTSTRAP_SERVER,
+    EXAMPLE_ENVIRONMENT_ID,
+    MAX_REGISTRATION_TIMEOUT_SECONDS,
+    ConfigError,
+    deployment_config,
+    project_context,
+)
 from stacks.nag import MIN_REASON_LENGTH
 from stacks.pattern_stack import function_environment
+from stacks.shared_stack import EXAMPLE_VALUES_WARNING, SASL_SECRET_KMS_KEY_WARNING
 
 NO_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
 CDK_JSON = json.loads((Path(__file__).resolve().parent.parent / "cdk.json").read_text())["context"]
+EXAMPLES_ALLOWED: dict[str, Any] = {ALLOW_EXAMPLE_VALUES: True}
+"""What ``make synth`` adds: cdk.json's example environment id synthesizes, with a warning."""
+MAKE_SYNTH = {**CDK_JSON, **EXAMPLES_ALLOWED}
+YOUR_ENVIRONMENT = {"restate:cloud:environmentId": "env_201abcdef"}
+"""What a deploy gives instead of cdk.json's example."""
+
+KMS_KEY_ARN = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+MSK: dict[str, Any] = {
+    "kafka:bootstrapServers": "b-1.mycluster.abc123.c2.kafka.us-east-1.amazonaws.com:9096,"
+    "b-2.mycluster.abc123.c2.kafka.us-east-1.amazonaws.com:9096",
+    "kafka:properties": {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512"},
+    "kafka:saslSecret": "AmazonMSK_restate-patterns",
+    "kafka:saslSecretKmsKey": KMS_KEY_ARN,
+}
+"""An MSK cluster with SASL/SCRAM, configured as the README shows."""
+CLOUD = {**NO_BUNDLING, **EXAMPLES_ALLOWED, **MSK}
 
 SELF_HOSTED = {
     **NO_BUNDLING,
@@ -54,7 +80,7 @@ def synthesize(outdir: Path, context: dict[str, Any]) -> dict[str, dict[str, Any
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory) -> Iterator[tuple[Path, dict[str, dict[str, Any]]]]:
     outdir = tmp_path_factory.mktemp("cdk-cloud")
-    yield outdir, synthesize(outdir, NO_BUNDLING)
+    yield outdir, synthesize(outdir, CLOUD)
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +117,64 @@ def strings(value: Any) -> Iterator[str]:
 
 def test_the_context_is_cdk_json_as_the_cli_reads_it():
     assert {key: project_context()[key] for key in CDK_JSON} == CDK_JSON
-    config = deployment_config(project_context())
+    config = deployment_config({**project_context(), **EXAMPLES_ALLOWED})
     assert config.restate.mode == "cloud" and config.architecture == "arm64"
     assert config.restate.admin_url == "https://201example0000000000000000.env.us.restate.cloud:9070"
+    assert config.kafka is None, "Kafka is off until a cluster is configured"
+    assert config.example_values == ("restate:cloud:environmentId",)
+
+
+def test_cdk_json_holds_the_example_environment_id_that_a_deploy_refuses():
+    assert CDK_JSON["restate:cloud:environmentId"] == EXAMPLE_ENVIRONMENT_ID
+    assert ALLOW_EXAMPLE_VALUES not in CDK_JSON, "only make synth passes the switch"
+    with pytest.raises(ConfigError) as refused:
+        deployment_config(CDK_JSON)
+    message = str(refused.value)
+    assert message.startswith("context restate:cloud:environmentId ")
+    assert "-c restate:cloud:environmentId=env_..." in message and "cdk.json" in message
+    assert deployment_config({**CDK_JSON, **YOUR_ENVIRONMENT}).example_values == ()
+
+
+def test_the_example_kafka_broker_is_refused_without_the_switch():
+    context = {**CDK_JSON, **YOUR_ENVIRONMENT}
+    with pytest.raises(ConfigError, match=r"^context kafka:bootstrapServers names the example broker") as refused:
+        deployment_config({**context, "kafka:bootstrapServers": EXAMPLE_BOOTSTRAP_SERVER})
+    assert "-c kafka:bootstrapServers=" in str(refused.value)
+    among_others = f"{MSK['kafka:bootstrapServers']},{EXAMPLE_BOOTSTRAP_SERVER}"
+    with pytest.raises(ConfigError, match="kafka:bootstrapServers names the example broker"):
+        deployment_config({**context, "kafka:bootstrapServers": among_others})
+    assert deployment_config({**context, **MSK}).example_values == ()
+    allowed = deployment_config({**MAKE_SYNTH, "kafka:bootstrapServers": EXAMPLE_BOOTSTRAP_SERVER})
+    assert allowed.example_values == ("restate:cloud:environmentId", "kafka:bootstrapServers")
+
+
+def test_a_synth_without_the_switch_is_refused_and_with_it_warns(tmp_path):
+    with pytest.raises(ConfigError, match="restate:cloud:environmentId"):
+        build_app(NO_BUNDLING, outdir=str(tmp_path / "refused"))
+    assembly = build_app({**NO_BUNDLING, **EXAMPLES_ALLOWED}, outdir=str(tmp_path / "allowed")).synth()
+    warnings = [
+        str(message.entry.data)
+        for message in assembly.get_stack_artifact(SHARED_STACK_ID).messages
+        if message.entry.type == "aws:cdk:warning"
+    ]
+    assert [w for w in warnings if EXAMPLE_VALUES_WARNING in w and "restate:cloud:environmentId" in w], warnings
+
+
+def make_recipe(target: str) -> str:
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+    match = re.search(rf"^{target}:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    assert match, target
+    return match.group(1)
+
+
+def test_make_synth_passes_the_example_switch_and_make_deploy_does_not():
+    assert f"-c {ALLOW_EXAMPLE_VALUES}=true" in make_recipe("synth")
+    assert ALLOW_EXAMPLE_VALUES not in make_recipe("deploy")
+
+
+def test_the_example_switch_is_not_needed_where_no_example_value_is_used():
+    config = deployment_config({**CDK_JSON, **SELF_HOSTED})
+    assert config.example_values == ()
 
 
 def test_every_pattern_gets_an_arm64_python_313_function_configured_from_the_catalog(templates):
@@ -156,10 +237,15 @@ def test_the_invoker_role_may_invoke_only_published_versions_of_the_app_function
                 continue
             assert name != SHARED_STACK_ID, "each pattern stack grants its own function"
             function_id, _ = only(template, "AWS::Lambda::Function")
-            (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
-            assert statement["Effect"] == "Allow" and statement["Action"] == "lambda:InvokeFunction"
-            # arn:...:function:<name>:*, a qualified ARN: never the unqualified one ($LATEST)
-            assert statement["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [function_id, "Arn"]}, ":*"]]}
+            allow, deny = policy["Properties"]["PolicyDocument"]["Statement"]
+            assert allow["Effect"] == "Allow" and allow["Action"] == "lambda:InvokeFunction"
+            # arn:...:function:<name>:*, a qualified ARN: never the unqualified one
+            assert allow["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [function_id, "Arn"]}, ":*"]]}
+            # ... and the wildcard's match with $LATEST is taken back
+            assert deny["Effect"] == "Deny" and deny["Action"] == "lambda:InvokeFunction"
+            assert deny["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [function_id, "Arn"]}, ":$LATEST"]]}
+            # Inline policy names are unique per role: each stack's name of its own.
+            assert policy["Properties"]["PolicyName"] == f"restate-patterns-{name}-restate-invoke"
             granted.append(name)
     assert sorted(granted) == sorted(pattern.name for pattern in PATTERNS)
 
@@ -176,6 +262,8 @@ def test_one_registration_per_function_version_and_one_per_subscription_plus_the
         assert properties["AdminUrl"] == "https://201example0000000000000000.env.us.restate.cloud:9070"
         assert "InvokerRole" in json.dumps(properties["AssumeRoleArn"])
         assert properties["RemovalPolicy"] == "retain" and properties["PruneOldDeployments"] == "false"
+        assert properties["AllowBreakingChanges"] == "false"
+        assert properties["CodeHash"] == pattern_asset_hash(pattern, Target("arm64", LAMBDA_PYTHON_VERSION))
         # Registration waits for the invoke permission: Restate calls the function while registering it.
         assert any(dependency.startswith("RestateMayInvoke") for dependency in registration["DependsOn"])
 
@@ -187,15 +275,115 @@ def test_one_registration_per_function_version_and_one_per_subscription_plus_the
     assert sorted((s["Topic"], s["Service"], s["Handler"]) for s in subscriptions) == sorted(
         (s.topic, s.service, s.handler) for s in all_subscriptions()
     )
-    assert all(s["Options"] == dict(SUBSCRIPTION_OPTIONS) and s["ClusterName"] == "my-cluster" for s in subscriptions)
+    assert all(s["ClusterName"] == "my-cluster" for s in subscriptions)
+    for pattern in PATTERNS:
+        for subscription in pattern.subscriptions:
+            (properties,) = [
+                resource["Properties"]
+                for resource in resources(templates[pattern.name], "Custom::RestateSubscription").values()
+                if resource["Properties"]["Topic"] == subscription.topic
+            ]
+            options = subscription_options("restate-patterns", pattern.name, subscription)
+            assert properties["Options"] == options
+            # A stable consumer group: a re-created subscription resumes where the old one stopped.
+            assert options["group.id"] == (
+                f"restate-patterns.{pattern.name}.{subscription.topic}.{subscription.service}.{subscription.handler}"
+            )
 
     clusters = [r for t in templates.values() for r in resources(t, "Custom::RestateKafkaCluster").values()]
     assert len(clusters) == 1
     cluster = clusters[0]["Properties"]
     assert cluster["ClusterName"] == "my-cluster"
-    assert cluster["BootstrapServers"] == CDK_JSON["kafka:bootstrapServers"]
-    assert cluster["Properties"] == CDK_JSON["kafka:properties"]
-    assert cluster["SaslSecretId"] == CDK_JSON["kafka:saslSecret"]
+    assert cluster["BootstrapServers"] == MSK["kafka:bootstrapServers"]
+    assert cluster["Properties"] == MSK["kafka:properties"]
+    assert cluster["SaslSecretId"] == MSK["kafka:saslSecret"]
+
+
+def restate_resources(templates: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        resource
+        for template in templates.values()
+        for resource in template["Resources"].values()
+        if resource["Type"].startswith("Custom::Restate")
+    ]
+
+
+def test_every_restate_resource_names_the_minimum_restate_version_kafka_raising_it(templates, self_hosted):
+    with_kafka, without_kafka = restate_resources(templates), restate_resources(self_hosted)
+    assert {r["Type"] for r in with_kafka} == {
+        "Custom::RestateDeployment",
+        "Custom::RestateKafkaCluster",
+        "Custom::RestateSubscription",
+    }
+    assert {r["Properties"]["MinimumRestateVersion"] for r in with_kafka} == {"1.7"}
+    assert {r["Properties"]["MinimumRestateVersion"] for r in without_kafka} == {"1.6"}
+
+
+def test_breaking_changes_are_refused_unless_the_context_allows_them(tmp_path):
+    assert deployment_config(MAKE_SYNTH).restate.allow_breaking_changes is False
+    allowed = synthesize(tmp_path, {**NO_BUNDLING, **EXAMPLES_ALLOWED, "restate:allowBreakingChanges": "true"})
+    for pattern in PATTERNS:
+        _, registration = only(allowed[pattern.name], "Custom::RestateDeployment")
+        assert registration["Properties"]["AllowBreakingChanges"] == "true"
+
+
+def test_the_registration_may_decrypt_the_sasl_secret_with_its_kms_key_through_secrets_manager_only(templates):
+    shared = templates[SHARED_STACK_ID]
+    (registration_id,) = [
+        name
+        for name, function in resources(shared, "AWS::Lambda::Function").items()
+        if function["Properties"].get("FunctionName") == "restate-patterns-registration"
+    ]
+    role_id = shared["Resources"][registration_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    kms = [s for s in policy_statements_of_role(shared, role_id) if "kms:" in json.dumps(s["Action"])]
+    assert kms == [
+        {
+            "Action": "kms:Decrypt",
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": {"Fn::Join": ["", ["secretsmanager.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}
+                }
+            },
+            "Effect": "Allow",
+            "Resource": KMS_KEY_ARN,
+        }
+    ]
+    assert "kms:" not in json.dumps([t for name, t in templates.items() if name != SHARED_STACK_ID])
+
+
+def test_a_sasl_secret_without_its_kms_key_is_warned_about_at_synth(tmp_path):
+    context = {**NO_BUNDLING, **EXAMPLES_ALLOWED, **MSK, "kafka:saslSecretKmsKey": ""}
+    assembly = build_app(context, outdir=str(tmp_path)).synth()
+    shared = assembly.get_stack_artifact(SHARED_STACK_ID)
+    warnings = [str(m.entry.data) for m in shared.messages if m.entry.type == "aws:cdk:warning"]
+    (warning,) = [w for w in warnings if SASL_SECRET_KMS_KEY_WARNING in w]
+    assert "customer-managed KMS key" in warning and "kafka:saslSecretKmsKey" in warning
+    assert "kms:" not in json.dumps(shared.template)
+
+
+@pytest.mark.parametrize(
+    ("kafka", "message"),
+    [
+        ({**MSK, "kafka:saslSecret": ""}, "kafka:saslSecretKmsKey is set, but kafka:saslSecret"),
+        ({**MSK, "kafka:saslSecretKmsKey": "alias/msk"}, "kafka:saslSecretKmsKey must be a KMS key ARN"),
+        (
+            {**MSK, "kafka:saslSecretKmsKey": "arn:aws:kms:us-east-1:111111111111:alias/msk"},
+            "kafka:saslSecretKmsKey must be a KMS key ARN",
+        ),
+    ],
+)
+def test_the_kms_key_is_a_key_arn_and_comes_with_its_secret(kafka, message):
+    with pytest.raises(ConfigError, match=message):
+        deployment_config({**MAKE_SYNTH, **kafka})
+
+
+def test_the_registration_timeout_stays_below_the_provider_framework_s_limit():
+    key = "restate:registrationTimeoutSeconds"
+    limit = MAX_REGISTRATION_TIMEOUT_SECONDS
+    assert limit == 840
+    assert deployment_config({**MAKE_SYNTH, key: str(limit)}).restate.registration_timeout_seconds == limit
+    with pytest.raises(ConfigError, match=f"^context {key} must be at most 840, got 841"):
+        deployment_config({**MAKE_SYNTH, key: "841"})
 
 
 SECRET_LOOKING = re.compile(r"token|password|apikey|api_key|secret", re.IGNORECASE)
@@ -203,7 +391,9 @@ SECRET_LOOKING = re.compile(r"token|password|apikey|api_key|secret", re.IGNORECA
 
 @pytest.mark.parametrize("variant", ["cloud", "self-hosted"])
 def test_no_secret_value_in_any_template(variant, templates, self_hosted):
-    synthesized, context = (templates, CDK_JSON) if variant == "cloud" else (self_hosted, {**CDK_JSON, **SELF_HOSTED})
+    synthesized, context = (
+        (templates, {**CDK_JSON, **CLOUD}) if variant == "cloud" else (self_hosted, {**CDK_JSON, **SELF_HOSTED})
+    )
     secret_references = {"", *(str(value) for key, value in context.items() if SECRET_LOOKING.search(key))}
     for name, template in synthesized.items():
         assert not resources(template, "AWS::SecretsManager::Secret"), name
@@ -253,7 +443,7 @@ def test_without_a_configured_secret_a_secret_setting_is_neither_set_nor_granted
 def test_a_secret_setting_may_be_given_by_full_arn():
     arn = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:stripe/whsec-AbCdEf"
     config = deployment_config(
-        {**CDK_JSON, "patterns:settingSecrets": {"webhook_callbacks": {"STRIPE_WEBHOOK_SECRET": arn}}}
+        {**MAKE_SYNTH, "patterns:settingSecrets": {"webhook_callbacks": {"STRIPE_WEBHOOK_SECRET": arn}}}
     )
     webhook_callbacks = next(pattern for pattern in PATTERNS if pattern.name == "webhook_callbacks")
     assert function_environment(webhook_callbacks, config) == {
@@ -275,12 +465,12 @@ def test_a_secret_setting_may_be_given_by_full_arn():
 )
 def test_secret_settings_are_configured_by_reference_only(key, settings, message):
     with pytest.raises(ConfigError, match=message):
-        deployment_config({**CDK_JSON, key: {"webhook_callbacks": settings}})
+        deployment_config({**MAKE_SYNTH, key: {"webhook_callbacks": settings}})
 
 
 def test_a_plain_api_key_where_a_secret_is_expected_is_refused():
     with pytest.raises(ConfigError, match="restate:cloud:apiKeySecret"):
-        deployment_config({**CDK_JSON, "restate:cloud:apiKeySecret": "key_10abcdefghijklmnopqrstuvwxyz0123"})
+        deployment_config({**MAKE_SYNTH, "restate:cloud:apiKeySecret": "key_10abcdefghijklmnopqrstuvwxyz0123"})
 
 
 def test_every_log_group_has_a_retention_and_every_function_logs_to_its_own(templates, self_hosted):
@@ -333,7 +523,7 @@ def test_cdk_nag_found_nothing_unacknowledged_and_every_acknowledgement_has_a_re
 
 
 def test_cdk_nag_runs_at_synth_and_fails_it_on_an_unacknowledged_finding(tmp_path):
-    app = build_app(NO_BUNDLING, outdir=str(tmp_path))
+    app = build_app({**NO_BUNDLING, **EXAMPLES_ALLOWED}, outdir=str(tmp_path))
     stack = app.node.find_child("durable_rpc")
     assert isinstance(stack, cdk.Stack)
     careless = iam.Role(stack, "Careless", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))

@@ -76,7 +76,7 @@ UNAUTHORIZED = "the API key is wrong or lacks the admin role"
 DEPLOYMENT_RESOURCE = "Custom::RestateDeployment"
 KAFKA_CLUSTER_RESOURCE = "Custom::RestateKafkaCluster"
 SUBSCRIPTION_RESOURCE = "Custom::RestateSubscription"
-MINIMUM_RESTATE_VERSION = {
+MINIMUM_RESTATE_VERSIONS = {
     # Re-registering a known ARN answers 200 (idempotent) from 1.6 on; before, a conflict, which
     # would fail every CloudFormation retry. /kafka-clusters exists from 1.7 on.
     DEPLOYMENT_RESOURCE: "1.6",
@@ -207,7 +207,7 @@ def connect_for_changes(event: Mapping[str, Any], deadline: Deadline) -> Restate
     """:func:`connect`, then the version check: what Creates and Updates go through before changing anything."""
     properties = event["ResourceProperties"]
     admin = connect(properties, deadline)
-    minimum = str(properties.get("MinimumRestateVersion") or MINIMUM_RESTATE_VERSION[event["ResourceType"]])
+    minimum = str(properties.get("MinimumRestateVersion") or MINIMUM_RESTATE_VERSIONS[event["ResourceType"]])
     require_version(admin, minimum)
     return admin
 
