@@ -1,6 +1,13 @@
 #!/usr/bin/env python3
 """The CDK app's entry point (cdk.json's "app"): every catalog pattern on AWS Lambda, registered with Restate."""
 
-from stacks.app import build_app
+import sys
 
-build_app().synth()
+from stacks.app import build_app
+from stacks.config import ConfigError
+
+try:
+    build_app().synth()
+except ConfigError as problem:
+    # The message names the context key and what to set; a traceback would bury it.
+    sys.exit(f"error: {problem}")
