@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 
 from functions.catalog import CONSUMER_GROUP_OPTION, PATTERNS
@@ -97,3 +98,22 @@ def test_kafka_cluster_update_and_a_new_subscription_are_idempotent(kafka_stack:
     finally:
         for subscription_id in first.created:
             admin.delete_subscription(subscription_id)
+
+
+def test_every_handler_that_takes_input_publishes_its_json_schema(stack):
+    """What the Restate UI's playground and the per-service OpenAPI show comes from discovery."""
+    without_schema = []
+    for pattern in PATTERNS:
+        for service in pattern.services:
+            described = httpx.get(f"{stack.admin_url}/services/{service}", timeout=30).json()
+            for handler in described["handlers"]:
+                # A handler that takes raw bytes publishes `true` (anything goes), which tells a reader nothing.
+                schema = handler.get("input_json_schema")
+                if handler.get("input_description") != "none" and not (isinstance(schema, dict) and schema):
+                    without_schema.append(f"{service}/{handler['name']}")
+            openapi = httpx.get(f"{stack.admin_url}/services/{service}/openapi", timeout=30)
+            assert openapi.status_code == 200, service
+    assert without_schema == []
+    booking = httpx.get(f"{stack.admin_url}/services/BookingWorkflow", timeout=30).json()
+    run = next(handler for handler in booking["handlers"] if handler["name"] == "Run")
+    assert set(run["input_json_schema"]["required"]) == {"flights", "car", "payment_info"}

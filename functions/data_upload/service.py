@@ -45,7 +45,7 @@ from restate import TerminalError
 
 from functions.common.logs import pattern_logger
 from functions.common.settings import seconds_setting
-from functions.common.validation import RAW_JSON, parse_input
+from functions.common.validation import CHECKED_JSON, checked_input
 from functions.data_upload.email_address import EmailAddress, looks_like_an_email_address
 
 logger = pattern_logger(__name__)
@@ -196,10 +196,11 @@ async def run(ctx: restate.WorkflowContext) -> str:
     return url
 
 
-@data_upload_service.handler("ResultAsEmail", input_serde=RAW_JSON)
-async def result_as_email(ctx: restate.WorkflowSharedContext, body: bytes) -> None:
+@data_upload_service.handler("ResultAsEmail", input_serde=CHECKED_JSON)
+@checked_input
+async def result_as_email(ctx: restate.WorkflowSharedContext, email: EmailAddress) -> None:
     """Wait until ``Run`` has published the URL (or return at once if it has) and email it."""
-    recipient = parse_input(EmailAddress, body).root
+    recipient = email.root
     url = await ctx.promise(URL_PROMISE, type_hint=str).value()
     await ctx.run_typed("send email", send_url_by_email, recipient=recipient, upload_id=ctx.key(), url=url)
     logger.info("Emailed the URL of upload %s to %s", ctx.key(), recipient)

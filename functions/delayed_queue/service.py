@@ -18,7 +18,7 @@ from __future__ import annotations
 import restate
 from pydantic import BaseModel, Field
 
-from functions.common.validation import RAW_JSON, parse_input
+from functions.common.validation import CHECKED_JSON, checked_input
 
 
 class Task(BaseModel):
@@ -33,9 +33,9 @@ class TaskResult(BaseModel):
 async_task_worker = restate.Service("AsyncTaskWorker")
 
 
-@async_task_worker.handler("RunTask", input_serde=RAW_JSON)
-async def run_task(ctx: restate.Context, body: bytes) -> TaskResult:
-    task = parse_input(Task, body)
+@async_task_worker.handler("RunTask", input_serde=CHECKED_JSON)
+@checked_input
+async def run_task(ctx: restate.Context, task: Task) -> TaskResult:
     # Journaled, so a retry after a crash returns the recorded outcome instead of redoing the work.
     outcome = await ctx.run_typed("heavy work", do_heavy_work, task=task)
     return TaskResult(description=outcome)

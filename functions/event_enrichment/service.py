@@ -24,7 +24,7 @@ import restate
 from pydantic import BaseModel, Field
 
 from functions.common.logs import pattern_logger
-from functions.common.validation import RAW_JSON, parse_input
+from functions.common.validation import CHECKED_JSON, checked_input
 
 logger = pattern_logger(__name__)
 
@@ -50,15 +50,15 @@ class PackageInfo(BaseModel):
 package_tracker = restate.VirtualObject("PackageTracker")
 
 
-@package_tracker.handler("RegisterPackage", input_serde=RAW_JSON)
-async def register_package(ctx: restate.ObjectContext, body: bytes) -> None:
-    registration = parse_input(PackageRegistration, body)
+@package_tracker.handler("RegisterPackage", input_serde=CHECKED_JSON)
+@checked_input
+async def register_package(ctx: restate.ObjectContext, registration: PackageRegistration) -> None:
     ctx.set(PACKAGE_INFO, PackageInfo(final_destination=registration.final_destination))
 
 
-@package_tracker.handler("UpdateLocation", input_serde=RAW_JSON)
-async def update_location(ctx: restate.ObjectContext, body: bytes) -> None:
-    update = parse_input(LocationUpdate, body)
+@package_tracker.handler("UpdateLocation", input_serde=CHECKED_JSON)
+@checked_input
+async def update_location(ctx: restate.ObjectContext, update: LocationUpdate) -> None:
     info = await ctx.get(PACKAGE_INFO, type_hint=PackageInfo)
     if info is None:
         raise restate.TerminalError(f"package {ctx.key()} is not registered", status_code=404)

@@ -32,7 +32,7 @@ from pydantic import BaseModel
 
 from functions.common.logs import pattern_logger
 from functions.common.settings import seconds_setting, whole_number_setting
-from functions.common.validation import RAW_JSON, parse_input
+from functions.common.validation import CHECKED_JSON, checked_input
 
 logger = pattern_logger(__name__)
 
@@ -69,9 +69,9 @@ class Feed(BaseModel):
 user_feed = restate.VirtualObject("UserFeed")
 
 
-@user_feed.handler("ProcessPost", input_serde=RAW_JSON)
-async def process_post(ctx: restate.ObjectContext, body: bytes) -> FeedEntry:
-    post = parse_input(SocialMediaPost, body)
+@user_feed.handler("ProcessPost", input_serde=CHECKED_JSON)
+@checked_input
+async def process_post(ctx: restate.ObjectContext, post: SocialMediaPost) -> FeedEntry:
     user_id = ctx.key()
 
     created = await ctx.run_typed("create post", create_post, user_id=user_id, post=post)

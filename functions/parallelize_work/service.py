@@ -28,7 +28,7 @@ import restate
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions.common.settings import seconds_setting
-from functions.common.validation import RAW_JSON, parse_input
+from functions.common.validation import CHECKED_JSON, checked_input
 from functions.parallelize_work.faults import fail_if_flaky
 
 SUBTASK_TIME = seconds_setting("FANOUT_SUBTASK_SECONDS", 2)
@@ -74,19 +74,19 @@ class TaskResult(BaseModel):
 fan_out_worker = restate.Service("FanOutWorker")
 
 
-@fan_out_worker.handler("Run", input_serde=RAW_JSON)
-async def run(ctx: restate.Context, body: bytes) -> TaskResult:
-    task = parse_input(Task, body)
+@fan_out_worker.handler("Run", input_serde=CHECKED_JSON)
+@checked_input
+async def run(ctx: restate.Context, task: Task) -> TaskResult:
     # Start every call before awaiting any: awaiting each in turn would run the subtasks one by one.
-    calls = [ctx.service_call(run_subtask, arg=subtask.model_dump_json().encode()) for subtask in task.subtasks()]
+    calls = [ctx.service_call(run_subtask, arg=subtask) for subtask in task.subtasks()]
     await restate.gather(*calls)
     results = [await call for call in calls]
     return aggregate(results)
 
 
-@fan_out_worker.handler("RunSubtask", input_serde=RAW_JSON)
-async def run_subtask(ctx: restate.Context, body: bytes) -> SubTaskResult:
-    subtask = parse_input(SubTask, body)
+@fan_out_worker.handler("RunSubtask", input_serde=CHECKED_JSON)
+@checked_input
+async def run_subtask(ctx: restate.Context, subtask: SubTask) -> SubTaskResult:
     # Journaled: once a subtask's work is done, a retry of this invocation does not do it again.
     outcome = await ctx.run_typed(
         "work on subtask", do_subtask_work, subtask=subtask.description, invocation_id=ctx.request().id

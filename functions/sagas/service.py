@@ -43,7 +43,6 @@ limit of their own: they are retried with the invocation's retry policy, so each
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
@@ -56,7 +55,7 @@ from restate import RunOptions, TerminalError
 
 from functions.common.logs import pattern_logger
 from functions.common.settings import whole_number_setting
-from functions.common.validation import RAW_JSON, parse_input
+from functions.common.validation import CHECKED_JSON, checked_input
 from functions.sagas import payment_provider
 
 logger = pattern_logger(__name__)
@@ -101,53 +100,52 @@ class BookingSummary(BaseModel):
     amount_charged: Decimal
 
 
-def as_json(value: BaseModel | str) -> bytes:
-    """A request body for a handler that validates raw JSON itself."""
-    return value.model_dump_json().encode() if isinstance(value, BaseModel) else json.dumps(value).encode()
-
-
 # --- The simulated airline and car rental company: two-phase reservations that only log. ---
 
 flights = restate.Service("Flights")
 
 
-@flights.handler("Reserve", input_serde=RAW_JSON)
-async def reserve_flight(ctx: restate.Context, body: bytes) -> str:
-    request = parse_input(FlightRequest, body)
+@flights.handler("Reserve", input_serde=CHECKED_JSON)
+@checked_input
+async def reserve_flight(ctx: restate.Context, request: FlightRequest) -> str:
     booking_id = str(ctx.uuid())
     logger.info("Flight reserved: %s (flight %s for %s)", booking_id, request.flight_id, request.passenger_name)
     return booking_id
 
 
-@flights.handler("Confirm", input_serde=RAW_JSON)
-async def confirm_flight(ctx: restate.Context, body: bytes) -> None:
-    logger.info("Flight confirmed: %s", parse_input(BookingId, body).root)
+@flights.handler("Confirm", input_serde=CHECKED_JSON)
+@checked_input
+async def confirm_flight(ctx: restate.Context, booking_id: BookingId) -> None:
+    logger.info("Flight confirmed: %s", booking_id.root)
 
 
-@flights.handler("Cancel", input_serde=RAW_JSON)
-async def cancel_flight(ctx: restate.Context, body: bytes) -> None:
-    logger.info("Flight cancelled: %s", parse_input(BookingId, body).root)
+@flights.handler("Cancel", input_serde=CHECKED_JSON)
+@checked_input
+async def cancel_flight(ctx: restate.Context, booking_id: BookingId) -> None:
+    logger.info("Flight cancelled: %s", booking_id.root)
 
 
 car_rentals = restate.Service("CarRentals")
 
 
-@car_rentals.handler("Reserve", input_serde=RAW_JSON)
-async def reserve_car(ctx: restate.Context, body: bytes) -> str:
-    request = parse_input(CarRequest, body)
+@car_rentals.handler("Reserve", input_serde=CHECKED_JSON)
+@checked_input
+async def reserve_car(ctx: restate.Context, request: CarRequest) -> str:
     booking_id = str(ctx.uuid())
     logger.info("Car reserved: %s (at %s on %s)", booking_id, request.pickup_location, request.rental_date)
     return booking_id
 
 
-@car_rentals.handler("Confirm", input_serde=RAW_JSON)
-async def confirm_car(ctx: restate.Context, body: bytes) -> None:
-    logger.info("Car confirmed: %s", parse_input(BookingId, body).root)
+@car_rentals.handler("Confirm", input_serde=CHECKED_JSON)
+@checked_input
+async def confirm_car(ctx: restate.Context, booking_id: BookingId) -> None:
+    logger.info("Car confirmed: %s", booking_id.root)
 
 
-@car_rentals.handler("Cancel", input_serde=RAW_JSON)
-async def cancel_car(ctx: restate.Context, body: bytes) -> None:
-    logger.info("Car cancelled: %s", parse_input(BookingId, body).root)
+@car_rentals.handler("Cancel", input_serde=CHECKED_JSON)
+@checked_input
+async def cancel_car(ctx: restate.Context, booking_id: BookingId) -> None:
+    logger.info("Car cancelled: %s", booking_id.root)
 
 
 # --- The payment steps: the provider's answers turned into Restate's terminal / transient errors. ---
@@ -178,25 +176,25 @@ class Compensation:
 booking_workflow = restate.Workflow("BookingWorkflow")
 
 
-@booking_workflow.main("Run", input_serde=RAW_JSON)
-async def run(ctx: restate.WorkflowContext, body: bytes) -> BookingSummary:
-    booking = parse_input(BookingRequest, body)
+@booking_workflow.main("Run", input_serde=CHECKED_JSON)
+@checked_input
+async def run(ctx: restate.WorkflowContext, booking: BookingRequest) -> BookingSummary:
     trip_id = ctx.key()
     compensations: list[Compensation] = []
     try:
-        flight_booking_id = await ctx.service_call(reserve_flight, as_json(booking.flights))
+        flight_booking_id = await ctx.service_call(reserve_flight, booking.flights)
         compensations.append(
             Compensation(
                 f"cancelled flight booking {flight_booking_id}",
-                lambda: ctx.service_call(cancel_flight, as_json(flight_booking_id)),
+                lambda: ctx.service_call(cancel_flight, BookingId(flight_booking_id)),
             )
         )
 
-        car_booking_id = await ctx.service_call(reserve_car, as_json(booking.car))
+        car_booking_id = await ctx.service_call(reserve_car, booking.car)
         compensations.append(
             Compensation(
                 f"cancelled car booking {car_booking_id}",
-                lambda: ctx.service_call(cancel_car, as_json(car_booking_id)),
+                lambda: ctx.service_call(cancel_car, BookingId(car_booking_id)),
             )
         )
 
@@ -216,8 +214,8 @@ async def run(ctx: restate.WorkflowContext, body: bytes) -> BookingSummary:
             payment=booking.payment_info,
         )
 
-        await ctx.service_call(confirm_flight, as_json(flight_booking_id))
-        await ctx.service_call(confirm_car, as_json(car_booking_id))
+        await ctx.service_call(confirm_flight, BookingId(flight_booking_id))
+        await ctx.service_call(confirm_car, BookingId(car_booking_id))
     except TerminalError as error:
         logger.warning("Trip %s failed (%s); undoing %d steps", trip_id, error.message, len(compensations))
         for compensation in reversed(compensations):

@@ -39,7 +39,7 @@ from restate import TerminalError
 
 from functions.common.logs import pattern_logger
 from functions.common.settings import seconds_setting
-from functions.common.validation import RAW_JSON, parse_input
+from functions.common.validation import CHECKED_JSON, checked_input
 
 logger = pattern_logger(__name__)
 
@@ -87,9 +87,10 @@ payment_tracker = restate.VirtualObject(
 )
 
 
-@payment_tracker.handler("OnPaymentFailure", input_serde=RAW_JSON)
-async def on_payment_failure(ctx: restate.ObjectContext, body: bytes) -> PaymentStatus:
-    event = parse_event(ctx, body)
+@payment_tracker.handler("OnPaymentFailure", input_serde=CHECKED_JSON)
+@checked_input
+async def on_payment_failure(ctx: restate.ObjectContext, event: InvoiceEvent) -> PaymentStatus:
+    check_event(ctx, event)
     invoice = event.data.object
     scheduled = await ctx.get(SCHEDULED_REMINDER, type_hint=str)
     is_scheduled_reminder = scheduled == ctx.request().id
@@ -119,14 +120,15 @@ async def on_payment_failure(ctx: restate.ObjectContext, body: bytes) -> Payment
     reminder_number = reminders_sent + 1
     await ctx.run_typed("send reminder", send_reminder_email, invoice=invoice, reminder_number=reminder_number)
     ctx.set(REMINDERS_COUNT, reminder_number)
-    next_reminder = ctx.object_send(on_payment_failure, key=invoice.id, arg=body, send_delay=REMINDER_INTERVAL)
+    next_reminder = ctx.object_send(on_payment_failure, key=invoice.id, arg=event, send_delay=REMINDER_INTERVAL)
     ctx.set(SCHEDULED_REMINDER, await next_reminder.invocation_id())
     return await current_status(ctx)
 
 
-@payment_tracker.handler("OnPaymentSuccess", input_serde=RAW_JSON)
-async def on_payment_success(ctx: restate.ObjectContext, body: bytes) -> PaymentStatus:
-    event = parse_event(ctx, body)
+@payment_tracker.handler("OnPaymentSuccess", input_serde=CHECKED_JSON)
+@checked_input
+async def on_payment_success(ctx: restate.ObjectContext, event: InvoiceEvent) -> PaymentStatus:
+    check_event(ctx, event)
     logger.info("Invoice %s paid (event %s)", event.data.object.id, event.id)
     ctx.set(PAID, True)
     return await current_status(ctx)
@@ -137,14 +139,13 @@ async def get_status(ctx: restate.ObjectSharedContext) -> PaymentStatus:
     return await current_status(ctx)
 
 
-def parse_event(ctx: restate.ObjectContext, body: bytes) -> InvoiceEvent:
-    event = parse_input(InvoiceEvent, body)
+def check_event(ctx: restate.ObjectContext, event: InvoiceEvent) -> None:
+    """An event for another invoice must not change this one's state."""
     if event.data.object.id != ctx.key():
         raise TerminalError(
             f"invalid InvoiceEvent: data.object.id: {event.data.object.id!r} is not this tracker's key {ctx.key()!r}",
             status_code=400,
         )
-    return event
 
 
 async def current_status(ctx: restate.ObjectSharedContext | restate.ObjectContext) -> PaymentStatus:

@@ -6,8 +6,8 @@ timeouts, so nothing here needs a queue, an outbox or a retry loop of its own::
 
     Stripe --POST Stripe event + Stripe-Signature--> Restate ingress
         --> WebhookCallbackRouter.OnStripeEvent
-              1. verify the signature over the raw body  (only if a signing secret is set)
-              2. validate the event                       (bad input: terminal 400, never retried)
+              1. validate the event                       (bad input: terminal 400, never retried)
+              2. verify the signature over the raw body  (only if a signing secret is set)
               3. route by type, as a one-way message with the event id as idempotency key:
                    invoice.payment_failed    --> PaymentTracker[<invoice id>].OnPaymentFailure
                    invoice.payment_succeeded --> PaymentTracker[<invoice id>].OnPaymentSuccess
@@ -22,8 +22,9 @@ Signatures: with ``STRIPE_WEBHOOK_SECRET`` set (the endpoint's ``whsec_...`` sec
 function reads it from the Secrets Manager secret ``STRIPE_WEBHOOK_SECRET_ARN`` names), a request
 whose ``Stripe-Signature`` is missing, wrong or older than ``STRIPE_WEBHOOK_TOLERANCE_SECONDS``
 (default 300) is refused with a terminal 400. The signature covers the exact bytes Stripe sent,
-so the handler takes the raw body (``RAW_JSON``) and checks it before parsing. The verdict is a
-journaled step: a retry of the invocation hours later replays it instead of judging the
+so it is checked over the request's raw body (``ctx.request().body``), not over the parsed event;
+an event that is not even valid is refused before that, and either way nothing is routed. The
+verdict is a journaled step: a retry of the invocation hours later replays it instead of judging the
 then-old timestamp again. Without a secret (the default, for local development) every event is
 accepted and each execution environment logs one warning saying so.
 """
@@ -39,7 +40,7 @@ from restate import TerminalError
 
 from functions.common.logs import pattern_logger
 from functions.common.settings import seconds_setting, secret_setting
-from functions.common.validation import RAW_JSON, parse_input
+from functions.common.validation import CHECKED_JSON, checked_input, parse_input
 from functions.webhook_callbacks.stripe_signature import SignatureError, verify_signature
 
 logger = pattern_logger(__name__)
@@ -108,12 +109,13 @@ class EventReceipt(BaseModel):
 webhook_callback_router = restate.Service("WebhookCallbackRouter")
 
 
-@webhook_callback_router.handler("OnStripeEvent", input_serde=RAW_JSON)
-async def on_stripe_event(ctx: restate.Context, body: bytes) -> EventReceipt:
+@webhook_callback_router.handler("OnStripeEvent", input_serde=CHECKED_JSON)
+@checked_input
+async def on_stripe_event(ctx: restate.Context, event: StripeEvent) -> EventReceipt:
+    body = ctx.request().body
     if SIGNING_SECRET:
         signature = header_value(ctx.request().headers, "stripe-signature")
         await ctx.run_typed("verify Stripe signature", check_signature, header=signature, body=body)
-    event = parse_input(StripeEvent, body)
     handler = ROUTES.get(event.type)
     if handler is None:
         logger.info("Ignoring Stripe event %s of type %s", event.id, event.type)
