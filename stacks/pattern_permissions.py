@@ -22,8 +22,19 @@ def grant_pattern_permissions(pattern: Pattern, role: iam.Role, settings: Mappin
         return
     stack = cdk.Stack.of(role)
     values = template_values(settings, stack.partition, stack.region, stack.account)
-    # cdk-nag names a finding by the resource as it appears in the template, pseudo parameters included.
-    finding_values = template_values(settings, "<AWS::Partition>", "<AWS::Region>", "<AWS::AccountId>")
+    # cdk-nag names a finding by the resource as it appears in the template: a pseudo parameter where the
+    # value is a token, the literal where CDK knows it (the partition of a known region, with partition literals).
+    finding_values = template_values(
+        settings,
+        *(
+            f"<AWS::{pseudo}>" if cdk.Token.is_unresolved(value) else value
+            for value, pseudo in (
+                (stack.partition, "Partition"),
+                (stack.region, "Region"),
+                (stack.account, "AccountId"),
+            )
+        ),
+    )
     policy = iam.Policy(
         role,
         "PatternAwsAccess",
