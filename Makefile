@@ -9,13 +9,14 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export AWS_EC2_METADATA_DISABLED := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install dev demo test lint bench clean synth deploy
+.PHONY: help install dev demo test lint bench clean synth deploy api-docs
 
 help:
 	@echo "make demo    run every pattern's demo scenario (starts a local stack if none is running)"
 	@echo "make test    run the test suite (starts its own stacks on random ports)"
 	@echo "make dev     run the local stack in the foreground: Restate, Kafka, moto, local Lambda"
 	@echo "make lint    ruff + mypy"
+	@echo "make api-docs  write functions/API.md from the schemas the handlers publish"
 	@echo "make bench   speed and memory benchmarks of the local Lambda path"
 	@echo "make synth   synthesize the CDK app into cdk.out/ (offline, no AWS credentials needed)"
 	@echo "make deploy  deploy every pattern (registered with Restate) and the front door to AWS Lambda (PATTERN=<name> for one)"
@@ -60,6 +61,9 @@ lint: $(VENV)/.installed
 
 bench: install
 	$(PY) -m local.bench
+
+api-docs: install
+	$(PY) -m local.api_docs
 
 # The CDK CLI runs app.py with the venv's Python (cdk.json); CDK_ARGS passes more, e.g. CDK_ARGS="-c lambda:architecture=x86_64".
 CDK := npx cdk --no-notices
