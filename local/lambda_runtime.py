@@ -8,6 +8,10 @@ handler modules answer. What behaves like Lambda, because the patterns depend on
   variables set before the handler module is imported; one event at a time per process; new
   processes start on demand up to the function's concurrency limit, beyond which callers get
   ``429 TooManyRequestsException``;
+* the payload limits of a synchronous invoke: a request over 6 MB is refused with
+  ``413 RequestEntityTooLargeException`` before the function runs, and an answer over 6 MB
+  becomes the ``Function.ResponseSizeTooLarge`` function error instead of reaching the caller;
+  timeouts and memory sizes outside Lambda's range are refused when a function is defined;
 * the timeout is enforced: the process is killed and replaced and the caller gets Lambda's error
   shape (``X-Amz-Function-Error`` header, ``errorMessage`` / ``errorType`` body); an exception or a
   crash in the handler is reported the same way; an unknown function gets a 404
@@ -55,6 +59,12 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "000000000000"
 INIT_TIMEOUT_SECONDS = 10.0
 """Lambda gives a function's init phase 10 s, separately from the invocation timeout."""
+MAX_REQUEST_BYTES = 6_291_456
+"""What Lambda accepts as a synchronous invoke's request payload (6 MB)."""
+MAX_RESPONSE_BYTES = 6_291_556
+"""What Lambda returns as a synchronous invoke's response payload (its error message names this figure)."""
+MAX_TIMEOUT_SECONDS = 900
+MEMORY_RANGE_MB = (128, 10_240)
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,16 @@ class FunctionSpec:
     max_concurrency: int = 10
     code_root: Path = PROJECT_ROOT
     """The function's code, like /var/task: the project itself, or an unpacked deployment bundle."""
+
+    def __post_init__(self) -> None:
+        # Lambda refuses such a function when it is created: locally it must not quietly work.
+        if not 0 < self.timeout_seconds <= MAX_TIMEOUT_SECONDS:
+            raise ValueError(
+                f"{self.name}: a Lambda timeout is 1 to {MAX_TIMEOUT_SECONDS} s, not {self.timeout_seconds}"
+            )
+        low, high = MEMORY_RANGE_MB
+        if not low <= self.memory_mb <= high:
+            raise ValueError(f"{self.name}: Lambda memory is {low} to {high} MB, not {self.memory_mb}")
 
 
 def specs_for_patterns(patterns: Iterable[Pattern], environment: Mapping[str, str] | None = None) -> list[FunctionSpec]:
@@ -109,6 +129,17 @@ def function_error(request_id: str, error: dict[str, Any]) -> InvokeResult:
         status=200,
         body={**error, "requestId": request_id},
         headers={"X-Amz-Function-Error": "Unhandled"},
+    )
+
+
+def payload_too_large(request_id: str, size: int) -> InvokeResult:
+    return function_error(
+        request_id,
+        {
+            "errorMessage": f"Response payload size ({size} bytes) exceeded maximum allowed payload size "
+            f"({MAX_RESPONSE_BYTES} bytes).",
+            "errorType": "Function.ResponseSizeTooLarge",
+        },
     )
 
 
@@ -287,6 +318,10 @@ class FunctionPool:
                 healthy = True  # like Lambda: an exception does not end the execution environment
                 return function_error(request_id, reply["error"])
             healthy = True
+            size = len(json.dumps(reply["ok"]).encode())
+            if size > MAX_RESPONSE_BYTES:
+                self.log(f"RequestId: {request_id} Error: response of {size} bytes is over Lambda's limit")
+                return payload_too_large(request_id, size)
             return InvokeResult(status=200, body=reply["ok"])
         except WorkerTimedOut:
             message = f"Task timed out after {self.spec.timeout_seconds:.2f} seconds"
@@ -431,6 +466,15 @@ class LocalLambdaRuntime(LoopbackHttpServer):
                 raw = self.rfile.read(length) if length else b""
                 if not (path.startswith(prefix) and path.endswith(suffix)):
                     self._reply(service_error(404, "UnknownOperationException", f"Unknown operation {path}"))
+                    return
+                if length > MAX_REQUEST_BYTES:
+                    self._reply(
+                        service_error(
+                            413,
+                            "RequestEntityTooLargeException",
+                            f"{length} byte payload is too large for the Invoke operation (max {MAX_REQUEST_BYTES})",
+                        )
+                    )
                     return
                 try:
                     event = json.loads(raw) if raw else {}

@@ -16,6 +16,8 @@ from functions.registration.restate_admin import AdminApiUnreachable, RestateAdm
 from local.processes import PROJECT_ROOT, port_is_open, stop_process, tail
 
 RESTATE_SERVER = PROJECT_ROOT / "node_modules" / ".bin" / "restate-server"
+INGRESS_REQUEST_SIZE_LIMIT = "4 MiB"
+"""Below what fits into one Lambda invocation; deployed Restate environments need the same (README)."""
 
 
 @dataclass
@@ -62,6 +64,10 @@ class RestateServer:
             # The invoker spills to TMPDIR; keep that inside the server's own state folder.
             "TMPDIR": str(self.base_dir / "tmp"),
             "RESTATE_LOG_DISABLE_ANSI_CODES": "true",
+            # Restate hands a request's body to Lambda base64-encoded, with the invocation's journal around it:
+            # past about 4.5 MB of body Lambda refuses every attempt (6 MB limit) and the invocation retries
+            # forever. Refused at the ingress instead, at once, with a 413.
+            "RESTATE_INGRESS__REQUEST_SIZE_LIMIT": INGRESS_REQUEST_SIZE_LIMIT,
             # Fewer partitions and a smaller cache: a laptop-sized single node starts faster.
             "RESTATE_DEFAULT_NUM_PARTITIONS": "4",
             "RESTATE_ROCKSDB_TOTAL_MEMORY_SIZE": "512MB",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
@@ -9,7 +10,15 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from local.lambda_runtime import parse_function_reference
+from functions.catalog import HTTP_APIS, PATTERNS
+from local.lambda_runtime import (
+    MAX_REQUEST_BYTES,
+    MAX_RESPONSE_BYTES,
+    FunctionSpec,
+    parse_function_reference,
+    spec_for_http_api,
+    specs_for_patterns,
+)
 from local.stack import LocalStack
 
 
@@ -118,3 +127,44 @@ def test_crash_mid_invocation_is_retried_by_restate_and_completes_exactly_once(s
     assert (probe_dir / f"{unique}.effects").read_text().splitlines() == ["done"]
     log = stack.lambda_runtime.log_path("crash_once").read_text()
     assert "Runtime exited with error: exit status 1" in log
+
+
+def test_a_request_over_lambdas_6_mb_is_refused_before_the_function_runs(stack):
+    response = invoke(stack, "probe", {"action": "echo", "padding": "x" * MAX_REQUEST_BYTES})
+    assert response.status_code == 413
+    assert response.headers["x-amzn-ErrorType"] == "RequestEntityTooLargeException"
+    just_under = invoke(stack, "probe", {"action": "echo", "padding": "x" * (MAX_REQUEST_BYTES - 100)})
+    assert just_under.status_code == 200 and just_under.json()["function_name"] == "probe"
+
+
+def test_an_answer_over_lambdas_6_mb_becomes_a_function_error(stack):
+    response = invoke(stack, "probe", {"action": "answer_bytes", "size": MAX_RESPONSE_BYTES})
+    assert response.status_code == 200
+    assert response.headers["X-Amz-Function-Error"] == "Unhandled"
+    assert response.json()["errorType"] == "Function.ResponseSizeTooLarge"
+    fits = invoke(stack, "probe", {"action": "answer_bytes", "size": MAX_RESPONSE_BYTES - 100})
+    assert "X-Amz-Function-Error" not in fits.headers and len(fits.json()["padding"]) == MAX_RESPONSE_BYTES - 100
+
+
+@pytest.mark.parametrize(("timeout", "memory"), [(901, 512), (0, 512), (60, 64), (60, 10_241)])
+def test_a_function_lambda_would_refuse_cannot_be_defined(timeout, memory):
+    with pytest.raises(ValueError, match="Lambda"):
+        FunctionSpec("too_much", "tests.lambda_functions.probe.handler", timeout_seconds=timeout, memory_mb=memory)
+
+
+def test_every_catalog_function_fits_lambdas_limits():
+    # Defining them raises for a timeout or memory size Lambda would refuse.
+    assert len(specs_for_patterns(PATTERNS)) == len(PATTERNS)
+    assert all(spec_for_http_api(api) for api in HTTP_APIS)
+
+
+def test_a_body_too_large_for_lambda_is_refused_at_the_ingress_and_a_large_one_still_gets_its_400(stack):
+    def run_task(description_bytes: int) -> httpx.Response:
+        body = json.dumps({"id": "", "description": "x" * description_bytes})
+        headers = {"content-type": "application/json"}
+        return httpx.post(f"{stack.ingress_url}/AsyncTaskWorker/RunTask", content=body, headers=headers, timeout=60)
+
+    # 5 MB base64-encoded is over Lambda's 6 MB: without the ingress limit every attempt would fail, forever.
+    assert run_task(5_000_000).status_code == 413
+    under_the_limit = run_task(3_900_000)
+    assert under_the_limit.status_code == 400 and "id:" in under_the_limit.json()["message"]

@@ -17,6 +17,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise ValueError("the probe was asked to fail")
     if action == "exit":
         os._exit(3)
+    if action == "answer_bytes":
+        return {"padding": "x" * int(event["size"])}
     return {
         "pid": os.getpid(),
         "function_name": context.function_name,
