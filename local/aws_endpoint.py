@@ -1,18 +1,36 @@
-"""The local AWS endpoint: moto's server on 127.0.0.1, for what the functions call with boto3."""
+"""The local AWS endpoint: moto's server on 127.0.0.1, for what the functions call with boto3.
+
+moto keeps its state in memory, but the local stack promises that state survives a restart, as
+Restate's does: an upload Restate resumes after ``make dev`` restarts must find its bucket. So the
+server runs as a process of its own with moto's recorder on, appending every request it serves to
+``<state dir>/requests.jsonl``, and a new start replays that file before anything else calls it.
+Replaying requests rebuilds the same buckets, objects, identities and secrets (with new ids and
+timestamps where AWS would assign them anyway).
+"""
 
 from __future__ import annotations
 
-import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
-from moto.server import ThreadedMotoServer
+import httpx
+
+from local.processes import port_is_open, stop_process, tail
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+START_TIMEOUT_SECONDS = 30.0
 
 
 class LocalAwsEndpoint:
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, state_dir: Path) -> None:
         self.port = port
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self.state_dir = state_dir
+        self.recording = state_dir / "requests.jsonl"
+        self.log_file = state_dir / "moto.log"
+        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -23,10 +41,35 @@ class LocalAwsEndpoint:
         return {"AWS_ENDPOINT_URL": self.url, **LOCAL_CREDENTIALS}
 
     def start(self) -> LocalAwsEndpoint:
-        # moto serves through werkzeug, which logs every request line to stderr.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server.start()
+        if port_is_open(self.port):
+            raise RuntimeError(f"port {self.port} is already in use; is another local stack running?")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        environment = {
+            **os.environ,
+            **LOCAL_CREDENTIALS,
+            "MOTO_ENABLE_RECORDING": "true",
+            "MOTO_RECORDER_FILEPATH": str(self.recording),
+        }
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not port_is_open(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"moto did not start:\n{tail(self.log_file)}")
+            time.sleep(0.1)
+        if self.recording.exists() and self.recording.stat().st_size:
+            # moto stops recording while it replays, so the file is not doubled.
+            httpx.post(f"{self.url}/moto-api/recorder/replay-recording", timeout=300).raise_for_status()
         return self
 
     def stop(self) -> None:
-        self._server.stop()
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None

@@ -117,7 +117,7 @@ class LocalStack:
         self.http_apis = tuple(self.http_apis)
         self.function_urls: dict[str, FunctionUrlServer] = {}
         self.log_dir = self.state_dir / "logs"
-        self.aws = LocalAwsEndpoint(self.ports.aws)
+        self.aws = LocalAwsEndpoint(self.ports.aws, self.state_dir / "aws")
         self.kafka: KafkaBroker | None = None
         self.lambda_runtime: LocalLambdaRuntime | None = None
         self.restate: RestateServer | None = None
