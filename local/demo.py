@@ -1,4 +1,4 @@
-"""`make demo`: run every catalog pattern's demo scenario, one PASS/FAIL line each.
+"""`make demo`: run every catalog pattern's demo scenario (``local/demos/<pattern>.py``), one PASS/FAIL line each.
 
 Then the same for each HTTP API of the catalog (the front door runs the durable-RPC and queue
 scenarios again, through its Function URL). Uses the stack already running on the contract's
@@ -20,14 +20,14 @@ from local.processes import STATE_DIR, port_is_open
 from local.stack import LocalStack, StackPorts, settings_from
 
 
-def demo_of(pattern_name: str) -> Callable[[str], str]:
-    module = importlib.import_module(f"functions.{pattern_name}.demo")
+def demo_of(name: str) -> Callable[[str], str]:
+    module = importlib.import_module(f"local.demos.{name}")
     run_demo: Callable[[str], str] = module.run_demo
     return run_demo
 
 
 def run_one(name: str, url: str) -> bool:
-    """Run ``functions/<name>/demo.py`` against ``url`` and print its PASS/FAIL line."""
+    """Run ``local/demos/<name>.py`` against ``url`` and print its PASS/FAIL line."""
     started = time.monotonic()
     try:
         summary = demo_of(name)(url)

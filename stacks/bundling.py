@@ -4,9 +4,9 @@ A function's bundle is what ``/var/task`` holds on Lambda: the wheels of its cat
 requirements file (``functions/requirements.txt`` unless it names its own) for the target (Linux,
 CPU architecture, CPython version), installed by pip with ``--only-binary=:all:`` and manylinux
 platform tags so that no compiler is needed and the host's own OS and Python version do not matter,
-plus the part of the ``functions`` package it imports: the package root, ``common/`` and its own
-folder; an HTTP API also gets the modules of other folders its handler imports (the pattern
-clients' flow logic), found by following its imports.
+plus its part of the ``functions`` package: the package root, ``common/`` and its own folder, which
+holds only what its Lambda runs (demo scenarios and command-line clients live in ``local/``). An
+HTTP API also gets the patterns' runtime modules its handler imports, found by following its imports.
 
 Most functions share one requirements file, so each file is installed once per target into
 ``.state/bundles/`` (keyed by the content of the file and of the files it includes) and hard-linked
@@ -186,8 +186,10 @@ def imported_files(module: str) -> set[Path]:
 def http_api_sources(api: HttpApi) -> list[Path]:
     """An HTTP API's part of the ``functions`` package: what a pattern's would be, plus what its handler imports.
 
-    An API reuses the pattern clients' logic (e.g. the queue's delay format), so it imports modules
-    of other folders; following the imports keeps the bundle complete without listing them.
+    An API may check its input by a pattern's own rules (the front door refuses an email address
+    ``data_upload`` would refuse), so it imports runtime modules of other folders. Following the
+    imports keeps the bundle complete without a second list of them here, which would go stale
+    unnoticed until the function failed to import on Lambda.
     """
     sources = pattern_sources(api.name)
     handler_module = api.handler.rpartition(".")[0]

@@ -142,3 +142,11 @@ def test_the_front_door_bundle_answers_function_url_events_from_its_own_packages
     # Validation runs before anything is sent to Restate, so no ingress is needed for the 422.
     assert invalid["status"] == 422 and "description" in invalid["body"]["message"], invalid
     assert all(Path(path).is_relative_to(front_door_bundle) for path in origin.values()), origin
+
+
+@pytest.mark.parametrize("built", ["bundle", "front_door_bundle"])
+def test_a_bundle_carries_no_demo_no_client_and_nothing_of_the_local_stack(built, request):
+    bundle: Path = request.getfixturevalue(built)
+    code = [path.relative_to(bundle) for path in (bundle / "functions").rglob("*.py")]
+    assert code and not [path.as_posix() for path in code if path.name in ("demo.py", "client.py")]
+    assert not [folder for folder in ("local", "stacks") if (bundle / folder).exists()]

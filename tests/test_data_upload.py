@@ -15,10 +15,10 @@ import boto3
 import httpx
 import pytest
 
-from functions.data_upload.client import main as client_main
-from functions.data_upload.client import upload_data
 from functions.data_upload.service import OBJECT_KEY, bucket_name, uploaded_data
 from local.aws_endpoint import LOCAL_CREDENTIALS
+from local.clients.data_upload import main as client_main
+from local.clients.data_upload import upload_data
 from tests.polling import wait_until
 
 FAST = 30.0

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from functions.delayed_queue.client import attach_to_task, submit_task
-from functions.delayed_queue.client import main as client_main
+from local.clients.delayed_queue import attach_to_task, submit_task
+from local.clients.delayed_queue import main as client_main
 from tests.restate_queries import invocation_row
 
 

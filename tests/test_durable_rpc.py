@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from functions.durable_rpc.client import main as client_main
-from functions.durable_rpc.client import reserve_product
+from local.clients.durable_rpc import main as client_main
+from local.clients.durable_rpc import reserve_product
 
 
 def test_seed_scenario_true_false_true(stack, unique):

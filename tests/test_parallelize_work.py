@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from functions.parallelize_work.demo import run_demo, run_task
+from local.demos.parallelize_work import run_demo, run_task
 from tests.conftest import TEST_SETTINGS
 from tests.restate_queries import invocation_row
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from functions.sagas.demo import ROLLED_BACK, SEED_REQUEST, book_trip, run_demo
+from local.demos.sagas import ROLLED_BACK, SEED_REQUEST, book_trip, run_demo
 from tests.conftest import TEST_SETTINGS
 
 CHARGE_MAX_ATTEMPTS = int(TEST_SETTINGS["BOOKING_CHARGE_MAX_ATTEMPTS"])

@@ -15,10 +15,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from functions.scheduling_tasks.client import main as client_main
-from functions.scheduling_tasks.client import wait_for_invocation
-from functions.scheduling_tasks.demo import run_demo
-from functions.webhook_callbacks.client import stripe_event
+from local.clients.scheduling_tasks import main as client_main
+from local.clients.scheduling_tasks import wait_for_invocation
+from local.clients.webhook_callbacks import stripe_event
+from local.demos.scheduling_tasks import run_demo
 from tests.conftest import TEST_SETTINGS
 from tests.polling import wait_until
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from functions.stateful_actors import machine
-from functions.stateful_actors.demo import attach_to_invocations, run_demo, send_machine_calls
+from local.demos.stateful_actors import attach_to_invocations, run_demo, send_machine_calls
 
 
 def timestamp(value: str) -> datetime:

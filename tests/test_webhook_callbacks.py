@@ -20,11 +20,11 @@ import httpx
 import pytest
 
 from functions.catalog import pattern_named
-from functions.scheduling_tasks.client import result_of_event
-from functions.webhook_callbacks.client import WEBHOOK_PATH, send_stripe_event, stripe_event
-from functions.webhook_callbacks.client import main as client_main
-from functions.webhook_callbacks.demo import run_demo
 from functions.webhook_callbacks.stripe_signature import SignatureError, signature_header, verify_signature
+from local.clients.scheduling_tasks import result_of_event
+from local.clients.webhook_callbacks import WEBHOOK_PATH, send_stripe_event, stripe_event
+from local.clients.webhook_callbacks import main as client_main
+from local.demos.webhook_callbacks import run_demo
 from local.stack import LocalStack, StackPorts
 from tests.conftest import TEST_SETTINGS
 from tests.polling import wait_until

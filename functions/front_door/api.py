@@ -21,7 +21,6 @@ message names each field; an unreachable Restate is a 503, a Restate that does n
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import FastAPI, HTTPException, Path, Request, Response, status
@@ -34,8 +33,8 @@ from pydantic.alias_generators import to_camel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from functions.data_upload.email_address import looks_like_an_email_address
-from functions.delayed_queue.client import DELAY_PATTERN
 from functions.front_door.config import front_door_config
+from functions.front_door.flows import parse_delay
 from functions.front_door.restate_gateway import RestateGateway, RestateProblem
 
 logger = logging.getLogger(__name__)
@@ -46,21 +45,6 @@ RESTATE = RestateGateway(CONFIG.ingress_url, CONFIG.api_key, CONFIG.call_timeout
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 """Ids end up in URLs (``GET /tasks/{taskId}``, the ingress paths), so they keep to URL-safe characters."""
-DELAY_UNITS = {
-    "ms": timedelta(milliseconds=1),
-    "s": timedelta(seconds=1),
-    "m": timedelta(minutes=1),
-    "h": timedelta(hours=1),
-}
-
-
-def parse_delay(text: str) -> timedelta:
-    """``500ms``, ``10s``, ``5m``, ``1h``: the delays the queue client takes."""
-    match = DELAY_PATTERN.match(text)
-    if match is None:
-        raise ValueError("use a number with a unit, e.g. 500ms, 10s, 5m, 1h")
-    unit = match[1]
-    return int(text.removesuffix(unit)) * DELAY_UNITS[unit]
 
 
 def checked_delay(text: str) -> str:

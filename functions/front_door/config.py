@@ -16,7 +16,7 @@ from typing import Any
 from functions.catalog import API_KEY_SECRET_VARIABLE, API_KEY_VARIABLE, INGRESS_URL_VARIABLE
 from functions.common.ingress import DEFAULT_INGRESS_URL
 from functions.common.settings import seconds_setting
-from functions.data_upload.client import DEFAULT_WAIT_SECONDS
+from functions.front_door.flows import DEFAULT_UPLOAD_WAIT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def api_key(environ: Mapping[str, str]) -> str | None:
 
 
 def front_door_config() -> FrontDoorConfig:
-    wait = seconds_setting("FRONT_DOOR_UPLOAD_WAIT_SECONDS", DEFAULT_WAIT_SECONDS).total_seconds()
+    wait = seconds_setting("FRONT_DOOR_UPLOAD_WAIT_SECONDS", DEFAULT_UPLOAD_WAIT_SECONDS).total_seconds()
     max_wait = seconds_setting("FRONT_DOOR_MAX_UPLOAD_WAIT_SECONDS", 25).total_seconds()
     if wait > max_wait:
         raise ValueError(f"FRONT_DOOR_UPLOAD_WAIT_SECONDS ({wait:g}) is above FRONT_DOOR_MAX_UPLOAD_WAIT_SECONDS")

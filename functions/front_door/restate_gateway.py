@@ -28,8 +28,7 @@ import httpx
 from restate.client import Client
 from restate.client_types import HttpError
 
-from functions.data_upload.client import UploadOutcome
-from functions.delayed_queue.client import Submission
+from functions.front_door.flows import Submission, UploadOutcome
 
 PRODUCT_SERVICE = "ProductService"
 TASK_WORKER = "AsyncTaskWorker"

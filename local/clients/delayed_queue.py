@@ -1,8 +1,8 @@
 """Submit tasks to AsyncTaskWorker through Restate's queue, and fetch their results later.
 
-    python -m functions.delayed_queue.client submit --id task-1 --description "resize images" --delay 10s
-    python -m functions.delayed_queue.client submit --id task-1 --description "resize images"   # PreviouslyAccepted
-    python -m functions.delayed_queue.client attach --id task-1      # waits for and prints the result
+    python -m local.clients.delayed_queue submit --id task-1 --description "resize images" --delay 10s
+    python -m local.clients.delayed_queue submit --id task-1 --description "resize images"   # PreviouslyAccepted
+    python -m local.clients.delayed_queue attach --id task-1      # waits for and prints the result
 
 The task id is the idempotency key: submitting the same id twice queues the task once, and
 ``attach`` finds the task's invocation by that key.
@@ -12,21 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 from functions.common.ingress import IngressError, add_ingress_arguments, checked, ingress_client
-
-DELAY_PATTERN = re.compile(r"^\d+(ms|s|m|h)$")
-
-
-@dataclass(frozen=True)
-class Submission:
-    invocation_id: str
-    status: str
-    """``Accepted`` the first time a task id is sent, ``PreviouslyAccepted`` after."""
+from functions.front_door.flows import Submission, parse_delay
 
 
 def submit_task(
@@ -54,8 +44,11 @@ def attach_to_task(ingress_url: str, task_id: str, token: str | None = None, tim
 
 
 def delay_argument(value: str) -> str:
-    if not DELAY_PATTERN.match(value):
-        raise argparse.ArgumentTypeError("use a number with a unit, e.g. 500ms, 10s, 5m, 1h")
+    # Passed on as written (the ingress reads the unit), but checked here as the front door checks it.
+    try:
+        parse_delay(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return value
 
 

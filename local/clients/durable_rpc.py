@@ -1,8 +1,8 @@
 """Reserve a product through the Restate ingress, with the reservation id as idempotency key.
 
-python -m functions.durable_rpc.client --productid 1 --reservationid 1    # true
-python -m functions.durable_rpc.client --productid 1 --reservationid 2    # false
-python -m functions.durable_rpc.client --productid 1 --reservationid 1    # true (deduplicated)
+python -m local.clients.durable_rpc --productid 1 --reservationid 1    # true
+python -m local.clients.durable_rpc --productid 1 --reservationid 2    # false
+python -m local.clients.durable_rpc --productid 1 --reservationid 1    # true (deduplicated)
 """
 
 from __future__ import annotations

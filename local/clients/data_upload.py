@@ -1,7 +1,7 @@
 """Start an upload and wait a little for its URL; if it takes too long, have the URL emailed instead.
 
-    python -m functions.data_upload.client --id upload-1 --email jane@example.com
-    python -m functions.data_upload.client --id upload-2 --email jane@example.com --wait 1
+    python -m local.clients.data_upload --id upload-1 --email jane@example.com
+    python -m local.clients.data_upload --id upload-2 --email jane@example.com --wait 1
 
 The upload id is the workflow key: the upload runs once per id, so use a new id for each upload.
 Running the client again with a used id gets that upload's URL, without uploading again.
@@ -11,38 +11,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from urllib.parse import quote
 
 import httpx
 
 from functions.common.ingress import IngressError, add_ingress_arguments, checked, ingress_client
 from functions.data_upload.email_address import looks_like_an_email_address
-
-DEFAULT_WAIT_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class UploadOutcome:
-    upload_id: str
-    url: str | None
-    """The download URL if the upload finished within the wait, else None."""
-    emailed_to: str | None
-    """Where the URL will be mailed, when the client stopped waiting."""
-    already_started: bool
-    """The id was used before: this is that upload's outcome, nothing was uploaded again."""
-    email_invocation_id: str | None = None
-    """The ``ResultAsEmail`` invocation, to attach to if one wants to know when the email is out."""
-
-    def describe(self, wait_seconds: float) -> str:
-        note = f"Upload id {self.upload_id!r} was used before, so this is that upload. " if self.already_started else ""
-        if self.url is not None:
-            return f"{note}Fast upload: the data is at {self.url}"
-        return f"{note}Slow upload: no URL within {wait_seconds:g} s, so it will be emailed to {self.emailed_to}"
+from functions.front_door.flows import DEFAULT_UPLOAD_WAIT_SECONDS, UploadOutcome
 
 
 def upload_data(
-    ingress_url: str, upload_id: str, email: str, wait_seconds: float = DEFAULT_WAIT_SECONDS, token: str | None = None
+    ingress_url: str,
+    upload_id: str,
+    email: str,
+    wait_seconds: float = DEFAULT_UPLOAD_WAIT_SECONDS,
+    token: str | None = None,
 ) -> UploadOutcome:
     workflow = f"/DataUploadService/{quote(upload_id, safe='')}"
     with ingress_client(ingress_url, token) as client:
@@ -101,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--wait",
         type=seconds_argument,
-        default=DEFAULT_WAIT_SECONDS,
+        default=DEFAULT_UPLOAD_WAIT_SECONDS,
         help="seconds to wait for the URL before asking for an email (default %(default)g)",
     )
     add_ingress_arguments(parser)

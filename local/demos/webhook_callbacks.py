@@ -10,8 +10,8 @@ import os
 import time
 import uuid
 
-from functions.scheduling_tasks.client import wait_for_status
-from functions.webhook_callbacks.client import send_stripe_event, stripe_event
+from local.clients.scheduling_tasks import wait_for_status
+from local.clients.webhook_callbacks import send_stripe_event, stripe_event
 
 
 def run_demo(ingress_url: str) -> str:

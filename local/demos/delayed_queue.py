@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from functions.delayed_queue.client import attach_to_task, submit_task
+from local.clients.delayed_queue import attach_to_task, submit_task
 
 
 def run_demo(ingress_url: str) -> str:

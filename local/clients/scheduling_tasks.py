@@ -1,11 +1,11 @@
 """Look at an invoice's reminder loop in PaymentTracker.
 
-    python -m functions.scheduling_tasks.client status --invoice in_1
-    python -m functions.scheduling_tasks.client wait-next-reminder --invoice in_1
+    python -m local.clients.scheduling_tasks status --invoice in_1
+    python -m local.clients.scheduling_tasks wait-next-reminder --invoice in_1
 
 ``status`` prints the tracker's state; ``wait-next-reminder`` waits for the scheduled reminder to
 run (by attaching to its invocation) and prints the state it left. Failure and payment events
-come in through the webhook router: see ``functions.webhook_callbacks.client``.
+come in through the webhook router: see ``local.clients.webhook_callbacks``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Read a user's feed (posts arrive through Kafka; produce them with `python -m local.produce`).
 
-python -m functions.event_transactions.client --user userid1
+python -m local.clients.event_transactions --user userid1
 """
 
 from __future__ import annotations

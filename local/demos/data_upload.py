@@ -7,7 +7,8 @@ import uuid
 import httpx
 
 from functions.common.ingress import checked, ingress_client
-from functions.data_upload.client import DEFAULT_WAIT_SECONDS, upload_data
+from functions.front_door.flows import DEFAULT_UPLOAD_WAIT_SECONDS
+from local.clients.data_upload import upload_data
 
 DEMO_EMAIL = "demo@example.com"
 
@@ -15,17 +16,17 @@ DEMO_EMAIL = "demo@example.com"
 def run_demo(ingress_url: str) -> str:
     upload_id = f"upload-{uuid.uuid4().hex[:8]}"
     # The upload takes a random time (0-10 s by default), so either path may come up.
-    outcome = upload_data(ingress_url, upload_id, DEMO_EMAIL, DEFAULT_WAIT_SECONDS)
+    outcome = upload_data(ingress_url, upload_id, DEMO_EMAIL, DEFAULT_UPLOAD_WAIT_SECONDS)
     if outcome.already_started:
         raise AssertionError(f"the fresh upload id {upload_id} was reported as used before")
     if outcome.url is not None:
         downloaded = httpx.get(outcome.url, timeout=30)
         if downloaded.status_code != 200 or upload_id not in downloaded.text:
             raise AssertionError(f"the URL should serve the uploaded data; got HTTP {downloaded.status_code}")
-        return f"fast upload: the URL came within {DEFAULT_WAIT_SECONDS:g} s and serves the data"
+        return f"fast upload: the URL came within {DEFAULT_UPLOAD_WAIT_SECONDS:g} s and serves the data"
     if outcome.emailed_to != DEMO_EMAIL or outcome.email_invocation_id is None:
         raise AssertionError(f"a slow upload should request an email to {DEMO_EMAIL}, got {outcome}")
     # Wait for the email to be out, so that the demo leaves no work behind.
     with ingress_client(ingress_url, timeout=60) as client:
         checked(client.get(f"/restate/invocation/{outcome.email_invocation_id}/attach"))
-    return f"slow upload: no URL within {DEFAULT_WAIT_SECONDS:g} s, so it was emailed to {DEMO_EMAIL} when ready"
+    return f"slow upload: no URL within {DEFAULT_UPLOAD_WAIT_SECONDS:g} s, so it was emailed to {DEMO_EMAIL} when ready"

@@ -6,7 +6,7 @@ import json
 import time
 import uuid
 
-from functions.event_transactions.client import user_feed
+from local.clients.event_transactions import user_feed
 from local.produce import DEFAULT_BOOTSTRAP, produce
 
 TOPIC = "social-media-posts"

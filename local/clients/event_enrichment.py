@@ -1,7 +1,7 @@
 """Register a package over HTTP and read what Kafka's location updates added to it.
 
-    python -m functions.event_enrichment.client register --package package123 --destination "Bridge 6, Amsterdam"
-    python -m functions.event_enrichment.client info --package package123
+    python -m local.clients.event_enrichment register --package package123 --destination "Bridge 6, Amsterdam"
+    python -m local.clients.event_enrichment info --package package123
 
 Location updates arrive on the Kafka topic ``package-location-updates`` (key = package id);
 produce them with ``python -m local.produce``.

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from functions.common.ingress import IngressError
-from functions.event_enrichment.client import package_info, register_package
+from local.clients.event_enrichment import package_info, register_package
 from local.produce import DEFAULT_BOOTSTRAP, produce
 
 TOPIC = "package-location-updates"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from functions.durable_rpc.client import reserve_product
+from local.clients.durable_rpc import reserve_product
 
 
 def run_demo(ingress_url: str) -> str:

@@ -1,7 +1,7 @@
 """Play Stripe: post an invoice event to WebhookCallbackRouter, signed like Stripe signs it.
 
-    python -m functions.webhook_callbacks.client --type invoice.payment_failed --invoice in_1 --customer cus_1
-    python -m functions.webhook_callbacks.client --type invoice.payment_succeeded --invoice in_1 --customer cus_1
+    python -m local.clients.webhook_callbacks --type invoice.payment_failed --invoice in_1 --customer cus_1
+    python -m local.clients.webhook_callbacks --type invoice.payment_succeeded --invoice in_1 --customer cus_1
 
 Each run is a new event (a fresh ``evt_...`` id) unless ``--event-id`` repeats one, which is how
 Stripe redelivers. The event is signed when a signing secret is given (``--secret`` or env

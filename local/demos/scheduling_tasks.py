@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import uuid
 
-from functions.scheduling_tasks.client import result_of_event, wait_for_invocation, wait_for_status
-from functions.webhook_callbacks.client import send_stripe_event, stripe_event
+from local.clients.scheduling_tasks import result_of_event, wait_for_invocation, wait_for_status
+from local.clients.webhook_callbacks import send_stripe_event, stripe_event
 
 
 def run_demo(ingress_url: str) -> str:

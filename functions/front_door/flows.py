@@ -1,0 +1,58 @@
+"""What the front door's flows take and give back: a task's delay, a send's answer, an upload's outcome.
+
+The command-line clients (``local/clients``) run the same flows from a terminal and reuse these, so
+that both accept the same delays and word an upload's outcome the same way. Nothing here imports
+more than the standard library: a client must not pull in the web framework to share them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+DEFAULT_UPLOAD_WAIT_SECONDS = 5.0
+"""How long a caller waits for an upload's URL before having it emailed (the contract's 5 s)."""
+
+DELAY_PATTERN = re.compile(r"^\d+(ms|s|m|h)$")
+DELAY_UNITS = {
+    "ms": timedelta(milliseconds=1),
+    "s": timedelta(seconds=1),
+    "m": timedelta(minutes=1),
+    "h": timedelta(hours=1),
+}
+
+
+def parse_delay(text: str) -> timedelta:
+    """``500ms``, ``10s``, ``5m``, ``1h``: the delays a queued task takes."""
+    match = DELAY_PATTERN.match(text)
+    if match is None:
+        raise ValueError("use a number with a unit, e.g. 500ms, 10s, 5m, 1h")
+    unit = match[1]
+    return int(text.removesuffix(unit)) * DELAY_UNITS[unit]
+
+
+@dataclass(frozen=True)
+class Submission:
+    invocation_id: str
+    status: str
+    """``Accepted`` the first time a task id is sent, ``PreviouslyAccepted`` after."""
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    upload_id: str
+    url: str | None
+    """The download URL if the upload finished within the wait, else None."""
+    emailed_to: str | None
+    """Where the URL will be mailed, when the caller stopped waiting."""
+    already_started: bool
+    """The id was used before: this is that upload's outcome, nothing was uploaded again."""
+    email_invocation_id: str | None = None
+    """The ``ResultAsEmail`` invocation, to attach to if one wants to know when the email is out."""
+
+    def describe(self, wait_seconds: float) -> str:
+        note = f"Upload id {self.upload_id!r} was used before, so this is that upload. " if self.already_started else ""
+        if self.url is not None:
+            return f"{note}Fast upload: the data is at {self.url}"
+        return f"{note}Slow upload: no URL within {wait_seconds:g} s, so it will be emailed to {self.emailed_to}"
