@@ -2,14 +2,21 @@
 
 The CDK app builds one Lambda function per entry, registers it with Restate and wires its Kafka
 subscriptions; the local stack serves the same entries from the local Lambda runtime and
-registers them the same way. Adding a pattern is a folder in ``functions/`` plus one entry here.
+registers them the same way. Adding a pattern is a folder in ``functions/`` plus one entry here;
+its settings, if it has any, are declared in the folder's ``settings.py`` (see :attr:`Pattern.settings_model`).
 ``HTTP_APIS`` lists the functions that are no Restate deployment but HTTP APIs calling the ingress.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from functions.common.settings import PatternSettings
 
 
 @dataclass(frozen=True)
@@ -84,8 +91,6 @@ class Pattern:
     services: tuple[str, ...]
     """Every Restate service the function serves; registration checks they all came back."""
     subscriptions: tuple[Subscription, ...] = ()
-    settings: Mapping[str, str] = field(default_factory=dict)
-    """Environment variables (with their defaults) the pattern reads; CDK and the local stack set them."""
     secret_settings: tuple[str, ...] = ()
     """Settings whose value is a secret, read with ``functions.common.settings.secret_setting``.
 
@@ -109,6 +114,25 @@ class Pattern:
         """The Lambda handler string: every pattern exposes ``app`` from its ``service`` module."""
         return f"functions.{self.name}.service.app"
 
+    @property
+    def settings_model(self) -> type[PatternSettings] | None:
+        """The model of the pattern's settings: ``Settings`` in its ``settings`` module, if it has one.
+
+        Imported only when asked for, so that the catalog stays importable in a bundle that holds one
+        pattern's folder and no other's.
+        """
+        module = f"functions.{self.name}.settings"
+        if importlib.util.find_spec(module) is None:
+            return None
+        model: type[PatternSettings] = importlib.import_module(module).Settings
+        return model
+
+    @property
+    def settings(self) -> Mapping[str, str]:
+        """Environment variables (with their defaults) the pattern reads; CDK and the local stack set them."""
+        model = self.settings_model
+        return model.environment_defaults() if model is not None else {}
+
 
 PATTERNS: tuple[Pattern, ...] = (
     Pattern(
@@ -125,23 +149,12 @@ PATTERNS: tuple[Pattern, ...] = (
         name="sagas",
         title="Sagas",
         services=("BookingWorkflow", "Flights", "CarRentals"),
-        settings={
-            # Attempts at the charge before the saga gives up and compensates (back-off from 50 ms, x2).
-            "BOOKING_CHARGE_MAX_ATTEMPTS": "10",
-            # The simulated payment provider's memory of payment ids (see payment_provider.py).
-            "BOOKING_PAYMENT_LEDGER_DIR": "/tmp/sagas-payment-ledger",
-        },
     ),
     Pattern(
         name="event_transactions",
         title="Transactional event processing",
         services=("UserFeed",),
         subscriptions=(Subscription(topic="social-media-posts", service="UserFeed", handler="ProcessPost"),),
-        settings={
-            "MODERATION_POLL_SECONDS": "5",
-            "MODERATION_MIN_PENDING_POLLS": "1",
-            "MODERATION_MAX_PENDING_POLLS": "3",
-        },
     ),
     Pattern(
         name="event_enrichment",
@@ -155,12 +168,6 @@ PATTERNS: tuple[Pattern, ...] = (
         name="data_upload",
         title="Async data upload: turn a slow sync task into an async one",
         services=("DataUploadService",),
-        settings={
-            "UPLOAD_MIN_SECONDS": "0",
-            "UPLOAD_MAX_SECONDS": "10",
-            "UPLOAD_EMAIL_SENDER": "uploads@example.com",
-            "UPLOAD_BUCKET_PREFIX": "restate-data-upload",
-        },
         # The upload's duration is spent inside one step (it stands for the transfer), so the
         # function must outlive UPLOAD_MAX_SECONDS plus the S3 calls around it.
         timeout_seconds=30,
@@ -189,7 +196,6 @@ PATTERNS: tuple[Pattern, ...] = (
         name="webhook_callbacks",
         title="Webhook callbacks",
         services=("WebhookCallbackRouter",),
-        settings={"STRIPE_WEBHOOK_TOLERANCE_SECONDS": "300"},
         # The endpoint's Stripe signing secret (whsec_...); unset accepts unsigned events.
         secret_settings=("STRIPE_WEBHOOK_SECRET",),
     ),
@@ -197,30 +203,16 @@ PATTERNS: tuple[Pattern, ...] = (
         name="scheduling_tasks",
         title="Scheduling tasks",
         services=("PaymentTracker",),
-        settings={"PAYMENT_REMINDER_INTERVAL_SECONDS": "5"},
     ),
     Pattern(
         name="stateful_actors",
         title="Stateful actors and durable state machines",
         services=("MachineOperator",),
-        settings={
-            "MACHINE_TRANSITION_SECONDS": "5",
-            # random: each attempt at a transition crashes with MACHINE_CRASH_PROBABILITY (the seed's
-            # flakiness); once: every transition crashes once, then goes through (see machine.py).
-            "MACHINE_CRASH_MODE": "random",
-            "MACHINE_CRASH_PROBABILITY": "0.4",
-        },
     ),
     Pattern(
         name="parallelize_work",
         title="Parallelizing work (fan-out, fan-in)",
         services=("FanOutWorker",),
-        settings={
-            # A subtask keeps its Lambda busy this long (real work, not a durable sleep).
-            "FANOUT_SUBTASK_SECONDS": "2",
-            # Subtask names that fail once before going through (simulated transient failures).
-            "FANOUT_FLAKY_SUBTASKS": "",
-        },
     ),
 )
 

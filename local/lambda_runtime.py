@@ -53,8 +53,8 @@ from urllib.parse import unquote
 from functions.catalog import HttpApi, Pattern
 from local.lambda_worker import HEADER
 from local.loopback_http import KeepAliveNoDelayHandler, LoopbackHttpServer
+from local.processes import PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "000000000000"
 INIT_TIMEOUT_SECONDS = 10.0

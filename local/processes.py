@@ -41,12 +41,19 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 20.0) -> Non
         process.wait()
 
 
+def log_text(path: Path, start: int = 0, limit: int = 200_000) -> str:
+    """What a log file holds from byte ``start`` on (a server's current run), at most its last ``limit`` bytes."""
+    try:
+        with path.open("rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(start, log.tell() - limit))
+            return log.read().decode(errors="replace")
+    except OSError as error:
+        return f"(cannot read {path}: {error})"
+
+
 def tail(path: Path, lines: int = 60) -> str:
     """The last ``lines`` lines of a log file, for error messages and failed tests."""
     if not path.exists():
         return f"({path} does not exist)"
-    with path.open("rb") as log:
-        log.seek(0, os.SEEK_END)
-        log.seek(max(0, log.tell() - 200_000))
-        text = log.read().decode(errors="replace")
-    return "\n".join(text.splitlines()[-lines:])
+    return "\n".join(log_text(path).splitlines()[-lines:])

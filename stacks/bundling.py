@@ -201,9 +201,13 @@ def http_api_sources(api: HttpApi) -> list[Path]:
     return [*sources, *extra]
 
 
+REGISTRATION_HANDLER_MODULE = "functions.registration.custom_resource"
+
+
 def registration_sources() -> list[Path]:
-    """The registration function needs only the standard library and boto3 (in Lambda's runtime)."""
-    return [FUNCTIONS_DIR / "__init__.py", FUNCTIONS_DIR / "registration"]
+    """The registration handler and the runtime modules it imports (the standard library and boto3, which
+    Lambda's runtime has, aside): found by following its imports, so a new shared module cannot be missed."""
+    return sorted(imported_files(REGISTRATION_HANDLER_MODULE))
 
 
 def _files(sources: Iterable[Path]) -> Iterator[Path]:

@@ -3,8 +3,9 @@
 The CLI merges ``cdk.json``'s ``context``, ``cdk.context.json`` and ``-c key=value`` and hands the
 result to ``app.py``; plain ``python app.py`` and the tests get nothing from it, so
 :func:`project_context` reads the same files and both pass them to ``cdk.App`` as defaults (the
-CLI's values win). Every key is listed in :data:`CONTEXT_KEYS` and explained in the README; values
-given with ``-c`` arrive as strings, so booleans, numbers, lists and objects are parsed here.
+CLI's values win). Every key is a field of :class:`DeploymentContext` (or :class:`HttpApiContext`),
+with its type, its default and what the README says about it (:data:`CONTEXT_KEYS`); values given
+with ``-c`` arrive as strings, and the models turn them into booleans, numbers, lists and objects.
 
 Secrets (the admin API key, the HTTP APIs' ingress key, Kafka SASL credentials, secret pattern
 settings) are configured by Secrets Manager ARN or name only: no key accepts a secret value.
@@ -24,18 +25,31 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    WrapValidator,
+)
+from pydantic import ValidatorFunctionWrapHandler as Handler
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError, PydanticUseDefault
 
 from functions.catalog import HTTP_APIS, PATTERNS, HttpApi
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from stacks.bundling import PROJECT_ROOT
 
 RESTATE_CLOUD_ACCOUNT = "654654156625"
 """The AWS account Restate Cloud invokes Lambda functions from (Restate's published default)."""
 RESTATE_CLOUD_PRINCIPAL_ARN = f"arn:aws:iam::{RESTATE_CLOUD_ACCOUNT}:role/RestateCloud"
 """The role in that account that assumes each environment's invoker role."""
 
-FUNCTION_URL_AUTH_TYPES = ("AWS_IAM", "NONE")
+FunctionUrlAuth = Literal["AWS_IAM", "NONE"]
 
 MAX_REGISTRATION_TIMEOUT_SECONDS = 840
 """The Provider framework gives up on the registration function at 900 s; a registration that ends
@@ -49,65 +63,6 @@ EXAMPLE_BOOTSTRAP_SERVER = "b-1.example.kafka.us-east-1.amazonaws.com:9096"
 SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 """What Secrets Manager allows in a secret's name."""
 KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+")
-
-
-def http_api_context_prefix(api_name: str) -> str:
-    """The prefix of an HTTP API's own context keys: its catalog name in camelCase (``front_door``: ``frontDoor``)."""
-    first, *rest = api_name.split("_")
-    return first + "".join(word.capitalize() for word in rest)
-
-
-def http_api_context_keys(api: HttpApi) -> dict[str, str]:
-    prefix = http_api_context_prefix(api.name)
-    return {
-        f"{prefix}:functionUrlAuth": f"auth of {api.name}'s Function URL: `AWS_IAM` or `NONE` (public, warned "
-        f"about at synth); default the catalog's `{api.function_url_auth}`",
-        f"{prefix}:settings": f"overrides of {api.name}'s catalog settings: `{{NAME: value}}`",
-    }
-
-
-CONTEXT_KEYS: Mapping[str, str] = {
-    "restate:mode": "`cloud` (default) or `self-hosted`",
-    "restate:cloud:environmentId": "Restate Cloud environment id, `env_...`",
-    "restate:cloud:region": "Restate Cloud region of the environment: `us` (default) or `eu`",
-    "restate:cloud:apiKeySecret": "ARN or name of the Secrets Manager secret holding an admin API key",
-    "restate:cloud:account": f"account Restate Cloud assumes the invoker role from (default {RESTATE_CLOUD_ACCOUNT})",
-    "restate:cloud:principalArn": f"role that assumes it (default {RESTATE_CLOUD_PRINCIPAL_ARN})",
-    "restate:selfHosted:adminUrl": "admin API URL of a self-hosted Restate, e.g. `https://restate.internal:9070`",
-    "restate:selfHosted:ingressUrl": "its ingress URL (an output, and where the HTTP APIs call; without it they "
-    "are not deployed)",
-    "restate:selfHosted:authTokenSecret": "optional ARN or name of a secret with a bearer token for the admin API",
-    "restate:selfHosted:invokerPrincipalArn": "IAM principal (role ARN) the Restate server runs as",
-    "restate:selfHosted:externalId": "optional sts:ExternalId that principal passes",
-    "restate:selfHosted:vpcId": "optional VPC for the registration function (when the admin API is private)",
-    "restate:selfHosted:subnetIds": "its subnets (list or comma-separated)",
-    "restate:selfHosted:securityGroupIds": "its security groups (list or comma-separated; default: a new one)",
-    "restate:removalPolicy": "`retain` (default): deleting a stack leaves Restate deployments; `destroy` removes them",
-    "restate:pruneOldDeployments": "`true`: after registering, delete older deployments of the same services that "
-    "have no unfinished invocations (default false)",
-    "restate:registrationTimeoutSeconds": "timeout of the registration function (default 300, at most "
-    f"{MAX_REGISTRATION_TIMEOUT_SECONDS}: the Provider framework's own limit is 900)",
-    "restate:allowBreakingChanges": "`true`: register with `breaking: true`, so that Restate accepts a deployment "
-    "that changes a service incompatibly (default false: such a deployment is refused)",
-    "restate:ingressKeySecret": "ARN or name of a secret with an API key the HTTP APIs call the ingress with "
-    "(default: restate:cloud:apiKeySecret or restate:selfHosted:authTokenSecret)",
-    "kafka:bootstrapServers": "Kafka bootstrap servers; empty: no Kafka cluster and no subscriptions",
-    "kafka:clusterName": "name of the cluster in Restate (default `my-cluster`)",
-    "kafka:properties": "extra librdkafka properties of the cluster (object)",
-    "kafka:saslSecret": 'optional ARN or name of a secret `{"username": ..., "password": ...}`',
-    "kafka:saslSecretKmsKey": "ARN of the customer-managed KMS key that encrypts kafka:saslSecret (Amazon MSK "
-    "requires one): the registration function may decrypt with it, through Secrets Manager only",
-    "lambda:architecture": "`arm64` (default) or `x86_64`",
-    "lambda:logRetentionDays": "retention of every log group (default 30)",
-    "app:namePrefix": "prefix of stack and function names (default `restate-patterns`)",
-    "app:tags": "tags on every resource (object)",
-    ALLOW_EXAMPLE_VALUES: f"`true`: accept the placeholders ({EXAMPLE_ENVIRONMENT_ID}, {EXAMPLE_BOOTSTRAP_SERVER}) "
-    "with a warning, for an offline synth (`make synth`); never for a deploy (default false)",
-    "patterns:settings": "per-pattern overrides of catalog settings: `{pattern: {NAME: value}}`",
-    "patterns:settingSecrets": "per-pattern secret settings (the catalog's `secret_settings`), each a Secrets Manager "
-    "secret's ARN or name: `{pattern: {NAME: secret}}`; the function reads it at cold start",
-    **{key: what for api in HTTP_APIS for key, what in http_api_context_keys(api).items()},
-}
 
 
 class ConfigError(ValueError):
@@ -126,25 +81,271 @@ def project_context(project_root: Path = PROJECT_ROOT) -> dict[str, Any]:
     return context
 
 
-def _text(context: Mapping[str, Any], key: str, default: str = "") -> str:
-    value = context.get(key)
+# --- How context values are read: JSON from cdk.json, or a string from -c key=value ------------------
+
+
+def _default_if_none(value: Any) -> Any:
     if value is None:
-        return default
-    if not isinstance(value, str | int | float):
-        raise ConfigError(f"context {key} must be a string, got {value!r}")
-    return str(value).strip()
+        raise PydanticUseDefault()
+    return value
 
 
-def _required(context: Mapping[str, Any], key: str, why: str) -> str:
-    value = _text(context, key)
+def _default_if_blank(value: Any) -> Any:
+    # `-c key=` gives "": for a flag, a number, a list or an object that means "the default".
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise PydanticUseDefault()
+    return value.strip() if isinstance(value, str) else value
+
+
+def _text(value: Any) -> Any:
+    value = _default_if_none(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value) if isinstance(value, int | float) else value
+
+
+def _lower(value: Any) -> Any:
+    value = _text(value)
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _upper(value: Any) -> Any:
+    value = _text(value)
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _parsed_json(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"must be {what}: {error}") from None
+
+
+def _json_object(value: Any) -> Any:
+    value = _default_if_blank(value)
+    return _parsed_json(value, "a JSON object") if isinstance(value, str) else value
+
+
+def _json_or_comma_separated(value: Any) -> Any:
+    value = _default_if_blank(value)
+    if isinstance(value, str):
+        return _parsed_json(value, "a JSON list") if value.startswith("[") else value.split(",")
+    return value
+
+
+def _refused_as(what: str, **by_error: str) -> WrapValidator:
+    """Any failure of the value is reported as ``what`` it must be (``by_error`` by pydantic's error type), with it."""
+
+    def validate(value: Any, handler: Handler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as error:
+            refusal = by_error.get(error.errors()[0]["type"], what)
+            context = {"refusal": refusal, "value": repr(value)}
+            raise PydanticCustomError("context_value", "{refusal}, got {value}", context) from None
+
+    return WrapValidator(validate)
+
+
+# Read right to left: the BeforeValidator turns the CLI's text into the value, pydantic checks that, and
+# _refused_as words any failure as what the key must be.
+Text = Annotated[str, StringConstraints(strip_whitespace=True), _refused_as("must be a string"), BeforeValidator(_text)]
+Flag = Annotated[bool, _refused_as("must be true or false"), BeforeValidator(_default_if_blank)]
+PositiveNumber = Annotated[
+    int,
+    Field(gt=0),
+    _refused_as("must be a whole number", greater_than="must be positive"),
+    BeforeValidator(_default_if_blank),
+]
+Names = Annotated[
+    tuple[str, ...],
+    AfterValidator(lambda names: tuple(name.strip() for name in names if name.strip())),
+    _refused_as("must be a list of strings"),
+    BeforeValidator(_json_or_comma_separated),
+]
+"""A list, as JSON or comma-separated; empty names are dropped."""
+JsonObject = Annotated[dict[str, Any], _refused_as("must be an object"), BeforeValidator(_json_object)]
+StringMap = Annotated[
+    dict[str, Annotated[str, BeforeValidator(_text)]],
+    _refused_as("must map names to strings", dict_type="must be an object"),
+    BeforeValidator(_json_object),
+]
+"""An object of names to strings; numbers and booleans (``true``) are taken as their text."""
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _read(model: type[Model], values: Mapping[str, Any], key_prefix: str = "") -> Model:
+    """``values`` as ``model``; the first bad one is a :class:`ConfigError` naming its key."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        detail = error.errors(include_url=False)[0]
+        # A ValueError of a reader reads better without pydantic's "Value error, " in front.
+        problem = str(detail["ctx"]["error"]) if detail["type"] == "value_error" else detail["msg"]
+        raise ConfigError(f"context {key_prefix}{detail['loc'][0]} {problem}") from None
+
+
+CONTEXT_MODEL = ConfigDict(
+    frozen=True, extra="ignore", validate_by_alias=True, validate_by_name=False, use_attribute_docstrings=True
+)
+"""Fields are read by their aliases, the context keys, and described by their docstrings, the README's words."""
+
+
+class DeploymentContext(BaseModel):
+    """The app's context keys (the fields' aliases), typed, with their defaults."""
+
+    model_config = CONTEXT_MODEL
+
+    restate_mode: Annotated[
+        Literal["cloud", "self-hosted"], _refused_as("must be cloud or self-hosted"), BeforeValidator(_lower)
+    ] = Field("cloud", alias="restate:mode")
+    """`cloud` (default) or `self-hosted`"""
+    cloud_environment_id: Text = Field("", alias="restate:cloud:environmentId")
+    """Restate Cloud environment id, `env_...`"""
+    cloud_region: Annotated[str, _refused_as("must be a string"), BeforeValidator(_lower)] = Field(
+        "us", alias="restate:cloud:region"
+    )
+    """Restate Cloud region of the environment: `us` (default) or `eu`"""
+    cloud_api_key_secret: Text = Field("", alias="restate:cloud:apiKeySecret")
+    """ARN or name of the Secrets Manager secret holding an admin API key"""
+    cloud_account: Text = Field(
+        RESTATE_CLOUD_ACCOUNT,
+        alias="restate:cloud:account",
+        description=f"account Restate Cloud assumes the invoker role from (default {RESTATE_CLOUD_ACCOUNT})",
+    )
+    cloud_principal_arn: Text = Field(
+        RESTATE_CLOUD_PRINCIPAL_ARN,
+        alias="restate:cloud:principalArn",
+        description=f"role that assumes it (default {RESTATE_CLOUD_PRINCIPAL_ARN})",
+    )
+    self_hosted_admin_url: Text = Field("", alias="restate:selfHosted:adminUrl")
+    """admin API URL of a self-hosted Restate, e.g. `https://restate.internal:9070`"""
+    self_hosted_ingress_url: Text = Field("", alias="restate:selfHosted:ingressUrl")
+    """its ingress URL (an output, and where the HTTP APIs call; without it they are not deployed)"""
+    self_hosted_auth_token_secret: Text = Field("", alias="restate:selfHosted:authTokenSecret")
+    """optional ARN or name of a secret with a bearer token for the admin API"""
+    self_hosted_invoker_principal_arn: Text = Field("", alias="restate:selfHosted:invokerPrincipalArn")
+    """IAM principal (role ARN) the Restate server runs as"""
+    self_hosted_external_id: Text = Field("", alias="restate:selfHosted:externalId")
+    """optional sts:ExternalId that principal passes"""
+    self_hosted_vpc_id: Text = Field("", alias="restate:selfHosted:vpcId")
+    """optional VPC for the registration function (when the admin API is private)"""
+    self_hosted_subnet_ids: Names = Field((), alias="restate:selfHosted:subnetIds")
+    """its subnets (list or comma-separated)"""
+    self_hosted_security_group_ids: Names = Field((), alias="restate:selfHosted:securityGroupIds")
+    """its security groups (list or comma-separated; default: a new one)"""
+    removal_policy: Annotated[
+        Literal["retain", "destroy"], _refused_as("must be retain or destroy"), BeforeValidator(_lower)
+    ] = Field("retain", alias="restate:removalPolicy")
+    """`retain` (default): deleting a stack leaves Restate deployments; `destroy` removes them"""
+    prune_old_deployments: Flag = Field(False, alias="restate:pruneOldDeployments")
+    """`true`: after registering, delete older deployments of the same services that have no unfinished
+    invocations (default false)"""
+    registration_timeout_seconds: PositiveNumber = Field(
+        300,
+        alias="restate:registrationTimeoutSeconds",
+        description="timeout of the registration function (default 300, at most "
+        f"{MAX_REGISTRATION_TIMEOUT_SECONDS}: the Provider framework's own limit is 900)",
+    )
+    allow_breaking_changes: Flag = Field(False, alias="restate:allowBreakingChanges")
+    """`true`: register with `breaking: true`, so that Restate accepts a deployment that changes a service
+    incompatibly (default false: such a deployment is refused)"""
+    ingress_key_secret: Text = Field("", alias="restate:ingressKeySecret")
+    """ARN or name of a secret with an API key the HTTP APIs call the ingress with (default:
+    restate:cloud:apiKeySecret or restate:selfHosted:authTokenSecret)"""
+    kafka_bootstrap_servers: Text = Field("", alias="kafka:bootstrapServers")
+    """Kafka bootstrap servers; empty: no Kafka cluster and no subscriptions"""
+    kafka_cluster_name: Text = Field("my-cluster", alias="kafka:clusterName")
+    """name of the cluster in Restate (default `my-cluster`)"""
+    kafka_properties: StringMap = Field({}, alias="kafka:properties")
+    """extra librdkafka properties of the cluster (object)"""
+    kafka_sasl_secret: Text = Field("", alias="kafka:saslSecret")
+    """optional ARN or name of a secret `{"username": ..., "password": ...}`"""
+    kafka_sasl_secret_kms_key: Text = Field("", alias="kafka:saslSecretKmsKey")
+    """ARN of the customer-managed KMS key that encrypts kafka:saslSecret (Amazon MSK requires one): the
+    registration function may decrypt with it, through Secrets Manager only"""
+    architecture: Annotated[
+        Literal["arm64", "x86_64"], _refused_as("must be arm64 or x86_64"), BeforeValidator(_lower)
+    ] = Field("arm64", alias="lambda:architecture")
+    """`arm64` (default) or `x86_64`"""
+    log_retention_days: PositiveNumber = Field(30, alias="lambda:logRetentionDays")
+    """retention of every log group (default 30)"""
+    name_prefix: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,30}$"),
+        _refused_as("must be letters, digits and hyphens (<= 31)"),
+        BeforeValidator(_text),
+    ] = Field("restate-patterns", alias="app:namePrefix")
+    """prefix of stack and function names (default `restate-patterns`)"""
+    tags: StringMap = Field({}, alias="app:tags")
+    """tags on every resource (object)"""
+    allow_example_values: Flag = Field(
+        False,
+        alias=ALLOW_EXAMPLE_VALUES,
+        description=f"`true`: accept the placeholders ({EXAMPLE_ENVIRONMENT_ID}, {EXAMPLE_BOOTSTRAP_SERVER}) with a "
+        "warning, for an offline synth (`make synth`); never for a deploy (default false)",
+    )
+    pattern_settings: JsonObject = Field({}, alias="patterns:settings")
+    """per-pattern overrides of catalog settings: `{pattern: {NAME: value}}`"""
+    pattern_setting_secrets: JsonObject = Field({}, alias="patterns:settingSecrets")
+    """per-pattern secret settings (the catalog's `secret_settings`), each a Secrets Manager secret's ARN or
+    name: `{pattern: {NAME: secret}}`; the function reads it at cold start"""
+
+
+class HttpApiContext(BaseModel):
+    """The keys of one catalog HTTP API, after its prefix (:func:`http_api_context_prefix`).
+
+    In the descriptions, ``{name}`` and ``{auth}`` stand for the API's name and its catalog default.
+    """
+
+    model_config = CONTEXT_MODEL
+
+    function_url_auth: Annotated[
+        FunctionUrlAuth | None, _refused_as("must be AWS_IAM or NONE"), BeforeValidator(_upper)
+    ] = Field(None, alias="functionUrlAuth")
+    """auth of {name}'s Function URL: `AWS_IAM` or `NONE` (public, warned about at synth); default the
+    catalog's `{auth}`"""
+    settings: StringMap = Field({}, alias="settings")
+    """overrides of {name}'s catalog settings: `{{NAME: value}}`"""
+
+
+def _described(field: FieldInfo) -> str:
+    # A docstring wrapped over lines reads as one line in messages and in the README's table.
+    return " ".join(str(field.description).split())
+
+
+def http_api_context_prefix(api_name: str) -> str:
+    """The prefix of an HTTP API's own context keys: its catalog name in camelCase (``front_door``: ``frontDoor``)."""
+    first, *rest = api_name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+def http_api_context_keys(api: HttpApi) -> dict[str, str]:
+    prefix = http_api_context_prefix(api.name)
+    return {
+        f"{prefix}:{field.alias}": _described(field).format(name=api.name, auth=api.function_url_auth)
+        for field in HttpApiContext.model_fields.values()
+    }
+
+
+CONTEXT_KEYS: Mapping[str, str] = {
+    **{str(field.alias): _described(field) for field in DeploymentContext.model_fields.values()},
+    **{key: what for api in HTTP_APIS for key, what in http_api_context_keys(api).items()},
+}
+"""Every context key the app reads, with what the README says about it."""
+
+
+def _required(value: str, key: str, why: str) -> str:
     if not value:
         raise ConfigError(f"context {key} is required {why} ({CONTEXT_KEYS[key]})")
     return value
 
 
-def _secret_reference(context: Mapping[str, Any], key: str, why: str | None = None) -> str | None:
+def _secret_reference(value: str, key: str, why: str | None = None) -> str | None:
     """A secret's ARN or name; a value that is evidently the secret itself is refused before it reaches a template."""
-    value = _required(context, key, why) if why else _text(context, key)
+    if why:
+        _required(value, key, why)
     if re.fullmatch(r"key_[0-9A-Za-z]{20,}|whsec_[0-9A-Za-z]+|Bearer .*", value):
         raise ConfigError(
             f"context {key} looks like the secret itself; store it in Secrets Manager and give the secret's "
@@ -159,69 +360,9 @@ def _secret_reference(context: Mapping[str, Any], key: str, why: str | None = No
     return value or None
 
 
-def _flag(context: Mapping[str, Any], key: str, default: bool) -> bool:
-    value = context.get(key)
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "1"):
-        return True
-    if text in ("false", "no", "0"):
-        return False
-    raise ConfigError(f"context {key} must be true or false, got {value!r}")
-
-
-def _number(context: Mapping[str, Any], key: str, default: int) -> int:
-    value = context.get(key)
-    if value is None or value == "":
-        return default
-    try:
-        number = int(str(value))
-    except ValueError:
-        raise ConfigError(f"context {key} must be a whole number, got {value!r}") from None
-    if number <= 0:
-        raise ConfigError(f"context {key} must be positive, got {value!r}")
-    return number
-
-
-def _names(context: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    value = context.get(key)
-    if value is None or value == "":
-        return ()
-    if isinstance(value, str):
-        value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ConfigError(f"context {key} must be a list of strings, got {value!r}")
-    return tuple(item.strip() for item in value if item.strip())
-
-
-def _object(context: Mapping[str, Any], key: str) -> dict[str, Any]:
-    value = context.get(key)
-    if value is None or value == "":
-        return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"context {key} must be a JSON object: {error}") from None
-    if not isinstance(value, dict):
-        raise ConfigError(f"context {key} must be an object, got {value!r}")
-    return value
-
-
-def _string_map(context: Mapping[str, Any], key: str) -> dict[str, str]:
-    raw = _object(context, key)
-    if not all(isinstance(value, str | int | float | bool) for value in raw.values()):
-        raise ConfigError(f"context {key} must map names to strings, got {raw!r}")
-    return {str(name): str(value).lower() if isinstance(value, bool) else str(value) for name, value in raw.items()}
-
-
-def _per_pattern(context: Mapping[str, Any], key: str, *, secret: bool = False) -> dict[str, dict[str, str]]:
+def _per_pattern(raw: Mapping[str, Any], key: str, *, secret: bool = False) -> dict[str, dict[str, str]]:
     """``{pattern: {NAME: value}}``: values of a pattern's ``settings``, or with ``secret`` secret references
     (ARN or name) for its ``secret_settings``."""
-    raw = _object(context, key)
     known = {pattern.name: pattern for pattern in PATTERNS}
     result: dict[str, dict[str, str]] = {}
     for name, settings in raw.items():
@@ -255,7 +396,7 @@ def _per_pattern(context: Mapping[str, Any], key: str, *, secret: bool = False) 
         references: dict[str, str] = {}
         for setting, value in settings.items():
             path = f"{key}.{name}.{setting}"
-            reference = _secret_reference({path: value}, path)
+            reference = _secret_reference(str(value).strip(), path)
             if reference is None:
                 raise ConfigError(f"context {path} must name a Secrets Manager secret (ARN or name)")
             references[setting] = reference
@@ -340,85 +481,79 @@ def restate_cloud_urls(environment_id: str, region: str) -> tuple[str, str]:
     return f"https://{host}:9070", f"https://{host}"
 
 
-def _registration_timeout(context: Mapping[str, Any]) -> int:
-    key = "restate:registrationTimeoutSeconds"
-    seconds = _number(context, key, 300)
+def _registration_timeout(context: DeploymentContext) -> int:
+    seconds = context.registration_timeout_seconds
     if seconds > MAX_REGISTRATION_TIMEOUT_SECONDS:
         raise ConfigError(
-            f"context {key} must be at most {MAX_REGISTRATION_TIMEOUT_SECONDS}, got {seconds}: the CDK Provider "
-            "framework stops waiting for the registration function at 900 s, and CloudFormation would then "
-            "hear of the failure only from its own custom resource timeout (an hour by default)"
+            f"context restate:registrationTimeoutSeconds must be at most {MAX_REGISTRATION_TIMEOUT_SECONDS}, got "
+            f"{seconds}: the CDK Provider framework stops waiting for the registration function at 900 s, and "
+            "CloudFormation would then hear of the failure only from its own custom resource timeout (an hour by "
+            "default)"
         )
     return seconds
 
 
-def _restate_config(context: Mapping[str, Any]) -> RestateConfig:
-    mode = _text(context, "restate:mode", "cloud").lower()
-    removal_policy = _text(context, "restate:removalPolicy", "retain").lower()
-    if removal_policy not in ("retain", "destroy"):
-        raise ConfigError(f"context restate:removalPolicy must be retain or destroy, got {removal_policy!r}")
+def _restate_config(context: DeploymentContext) -> RestateConfig:
     common: dict[str, Any] = {
-        "removal_policy": removal_policy,
-        "prune_old_deployments": _flag(context, "restate:pruneOldDeployments", False),
+        "removal_policy": context.removal_policy,
+        "prune_old_deployments": context.prune_old_deployments,
         "registration_timeout_seconds": _registration_timeout(context),
-        "allow_breaking_changes": _flag(context, "restate:allowBreakingChanges", False),
+        "allow_breaking_changes": context.allow_breaking_changes,
     }
-    if mode == "cloud":
+    if context.restate_mode == "cloud":
         why = "for restate:mode=cloud"
-        environment_id = _required(context, "restate:cloud:environmentId", why)
+        environment_id = _required(context.cloud_environment_id, "restate:cloud:environmentId", why)
         if not re.fullmatch(r"env_[0-9a-z]+", environment_id):
             raise ConfigError(f"context restate:cloud:environmentId must look like env_..., got {environment_id!r}")
-        region = _text(context, "restate:cloud:region", "us").lower()
-        admin_url, ingress_url = restate_cloud_urls(environment_id, region)
-        token_secret = _secret_reference(context, "restate:cloud:apiKeySecret", why)
+        admin_url, ingress_url = restate_cloud_urls(environment_id, context.cloud_region)
+        token_secret = _secret_reference(context.cloud_api_key_secret, "restate:cloud:apiKeySecret", why)
         return RestateConfig(
-            mode=mode,
+            mode=context.restate_mode,
             admin_url=admin_url,
             ingress_url=ingress_url,
             token_secret=token_secret,
             # An admin key may call the ingress too; a dedicated key (ingress role) limits what a leak exposes.
-            ingress_key_secret=_secret_reference(context, "restate:ingressKeySecret") or token_secret,
-            invoker_principal_arn=_text(context, "restate:cloud:principalArn", RESTATE_CLOUD_PRINCIPAL_ARN),
-            invoker_principal_account=_text(context, "restate:cloud:account", RESTATE_CLOUD_ACCOUNT),
+            ingress_key_secret=_secret_reference(context.ingress_key_secret, "restate:ingressKeySecret")
+            or token_secret,
+            invoker_principal_arn=context.cloud_principal_arn,
+            invoker_principal_account=context.cloud_account,
             external_id=environment_id,
             tag_session=True,
             vpc=None,
             **common,
         )
-    if mode == "self-hosted":
-        why = "for restate:mode=self-hosted"
-        admin_url = _required(context, "restate:selfHosted:adminUrl", why).rstrip("/")
-        vpc = None
-        vpc_id = _text(context, "restate:selfHosted:vpcId")
-        if vpc_id:
-            subnets = _names(context, "restate:selfHosted:subnetIds")
-            if not subnets:
-                raise ConfigError("context restate:selfHosted:subnetIds is required with restate:selfHosted:vpcId")
-            vpc = VpcPlacement(vpc_id, subnets, _names(context, "restate:selfHosted:securityGroupIds"))
-        token_secret = _secret_reference(context, "restate:selfHosted:authTokenSecret")
-        return RestateConfig(
-            mode=mode,
-            admin_url=admin_url,
-            ingress_url=_text(context, "restate:selfHosted:ingressUrl").rstrip("/"),
-            token_secret=token_secret,
-            # The one token configured for this Restate, if any; an ingress guarded by another names its own.
-            ingress_key_secret=_secret_reference(context, "restate:ingressKeySecret") or token_secret,
-            invoker_principal_arn=_required(context, "restate:selfHosted:invokerPrincipalArn", why),
-            invoker_principal_account=None,
-            external_id=_text(context, "restate:selfHosted:externalId") or None,
-            tag_session=False,
-            vpc=vpc,
-            **common,
-        )
-    raise ConfigError(f"context restate:mode must be cloud or self-hosted, got {mode!r}")
+    why = "for restate:mode=self-hosted"
+    admin_url = _required(context.self_hosted_admin_url, "restate:selfHosted:adminUrl", why).rstrip("/")
+    vpc = None
+    if context.self_hosted_vpc_id:
+        subnets = context.self_hosted_subnet_ids
+        if not subnets:
+            raise ConfigError("context restate:selfHosted:subnetIds is required with restate:selfHosted:vpcId")
+        vpc = VpcPlacement(context.self_hosted_vpc_id, subnets, context.self_hosted_security_group_ids)
+    token_secret = _secret_reference(context.self_hosted_auth_token_secret, "restate:selfHosted:authTokenSecret")
+    return RestateConfig(
+        mode=context.restate_mode,
+        admin_url=admin_url,
+        ingress_url=context.self_hosted_ingress_url.rstrip("/"),
+        token_secret=token_secret,
+        # The one token configured for this Restate, if any; an ingress guarded by another names its own.
+        ingress_key_secret=_secret_reference(context.ingress_key_secret, "restate:ingressKeySecret") or token_secret,
+        invoker_principal_arn=_required(
+            context.self_hosted_invoker_principal_arn, "restate:selfHosted:invokerPrincipalArn", why
+        ),
+        invoker_principal_account=None,
+        external_id=context.self_hosted_external_id or None,
+        tag_session=False,
+        vpc=vpc,
+        **common,
+    )
 
 
-def _kafka_config(context: Mapping[str, Any]) -> KafkaConfig | None:
-    bootstrap_servers = _text(context, "kafka:bootstrapServers")
-    if not bootstrap_servers:
+def _kafka_config(context: DeploymentContext) -> KafkaConfig | None:
+    if not context.kafka_bootstrap_servers:
         return None
-    sasl_secret = _secret_reference(context, "kafka:saslSecret")
-    kms_key = _text(context, "kafka:saslSecretKmsKey") or None
+    sasl_secret = _secret_reference(context.kafka_sasl_secret, "kafka:saslSecret")
+    kms_key = context.kafka_sasl_secret_kms_key or None
     if kms_key is not None:
         if not sasl_secret:
             raise ConfigError(
@@ -431,9 +566,9 @@ def _kafka_config(context: Mapping[str, Any]) -> KafkaConfig | None:
                 f"got {kms_key!r}"
             )
     return KafkaConfig(
-        cluster_name=_text(context, "kafka:clusterName", "my-cluster"),
-        bootstrap_servers=bootstrap_servers,
-        properties=_string_map(context, "kafka:properties"),
+        cluster_name=context.kafka_cluster_name,
+        bootstrap_servers=context.kafka_bootstrap_servers,
+        properties=context.kafka_properties,
         sasl_secret=sasl_secret,
         sasl_secret_kms_key=kms_key,
     )
@@ -443,13 +578,12 @@ def _servers(bootstrap_servers: str) -> list[str]:
     return [server.strip() for server in bootstrap_servers.split(",")]
 
 
-def _example_values_in_use(context: Mapping[str, Any]) -> list[str]:
+def _example_values_in_use(context: DeploymentContext) -> list[str]:
     """The keys the configuration reads that still hold a placeholder."""
     in_use = []
-    cloud = _text(context, "restate:mode", "cloud").lower() == "cloud"
-    if cloud and _text(context, "restate:cloud:environmentId") == EXAMPLE_ENVIRONMENT_ID:
+    if context.restate_mode == "cloud" and context.cloud_environment_id == EXAMPLE_ENVIRONMENT_ID:
         in_use.append("restate:cloud:environmentId")
-    if EXAMPLE_BOOTSTRAP_SERVER in _servers(_text(context, "kafka:bootstrapServers")):
+    if EXAMPLE_BOOTSTRAP_SERVER in _servers(context.kafka_bootstrap_servers):
         in_use.append("kafka:bootstrapServers")
     return in_use
 
@@ -475,42 +609,37 @@ def example_values_warning(keys: tuple[str, ...]) -> str:
 
 def _http_api_config(context: Mapping[str, Any], api: HttpApi) -> HttpApiConfig:
     prefix = http_api_context_prefix(api.name)
-    auth = _text(context, f"{prefix}:functionUrlAuth", api.function_url_auth).upper()
-    if auth not in FUNCTION_URL_AUTH_TYPES:
-        raise ConfigError(f"context {prefix}:functionUrlAuth must be AWS_IAM or NONE, got {auth!r}")
-    overrides = _string_map(context, f"{prefix}:settings")
+    keys = {key.removeprefix(f"{prefix}:"): value for key, value in context.items() if key.startswith(f"{prefix}:")}
+    own = _read(HttpApiContext, keys, key_prefix=f"{prefix}:")
     # As for patterns: a misspelt setting would silently do nothing.
-    unknown = set(overrides) - set(api.settings)
+    unknown = set(own.settings) - set(api.settings)
     if unknown:
         raise ConfigError(
             f"context {prefix}:settings sets {sorted(unknown)}, which {api.name} does not read "
             f"(it reads: {', '.join(api.settings) or 'nothing'})"
         )
-    return HttpApiConfig(function_url_auth=auth, settings={**api.settings, **overrides})
+    return HttpApiConfig(
+        function_url_auth=own.function_url_auth or api.function_url_auth, settings={**api.settings, **own.settings}
+    )
 
 
 def deployment_config(context: Mapping[str, Any]) -> DeploymentConfig:
     """The deployment described by ``context``; :class:`ConfigError` names the first bad key."""
-    architecture = _text(context, "lambda:architecture", "arm64").lower()
-    if architecture not in ("arm64", "x86_64"):
-        raise ConfigError(f"context lambda:architecture must be arm64 or x86_64, got {architecture!r}")
-    name_prefix = _text(context, "app:namePrefix", "restate-patterns")
-    if not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]{0,30}", name_prefix):
-        raise ConfigError(f"context app:namePrefix must be letters, digits and hyphens (<= 31), got {name_prefix!r}")
-    restate = _restate_config(context)
-    kafka = _kafka_config(context)
-    example_values = _example_values_in_use(context)
-    if example_values and not _flag(context, ALLOW_EXAMPLE_VALUES, False):
+    parsed = _read(DeploymentContext, context)
+    restate = _restate_config(parsed)
+    kafka = _kafka_config(parsed)
+    example_values = _example_values_in_use(parsed)
+    if example_values and not parsed.allow_example_values:
         raise ConfigError(example_value_refusal(example_values[0]))
     return DeploymentConfig(
         restate=restate,
         kafka=kafka,
-        architecture=architecture,
-        log_retention_days=_number(context, "lambda:logRetentionDays", 30),
-        name_prefix=name_prefix,
-        tags=_string_map(context, "app:tags"),
-        pattern_settings=_per_pattern(context, "patterns:settings"),
-        pattern_setting_secrets=_per_pattern(context, "patterns:settingSecrets", secret=True),
+        architecture=parsed.architecture,
+        log_retention_days=parsed.log_retention_days,
+        name_prefix=parsed.name_prefix,
+        tags=parsed.tags,
+        pattern_settings=_per_pattern(parsed.pattern_settings, "patterns:settings"),
+        pattern_setting_secrets=_per_pattern(parsed.pattern_setting_secrets, "patterns:settingSecrets", secret=True),
         http_apis={api.name: _http_api_config(context, api) for api in HTTP_APIS},
         example_values=tuple(example_values),
     )

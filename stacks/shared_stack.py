@@ -23,7 +23,7 @@ from functions.registration.custom_resource import (
     KAFKA_CLUSTER_RESOURCE,
     MINIMUM_RESTATE_VERSIONS,
 )
-from stacks.bundling import Target, registration_code
+from stacks.bundling import REGISTRATION_HANDLER_MODULE, Target, registration_code
 from stacks.config import DeploymentConfig, RestateConfig, example_values_warning
 from stacks.nag import acknowledge
 from stacks.python_function import PythonFunction, imported_network
@@ -112,7 +112,7 @@ class SharedStack(cdk.Stack):
             "Registration",
             function_name=f"{config.name_prefix}-registration",
             description="Registers function versions, the Kafka cluster and subscriptions with Restate",
-            handler="functions.registration.custom_resource.handler",
+            handler=f"{REGISTRATION_HANDLER_MODULE}.handler",
             code=registration_code(target),
             target=target,
             timeout_seconds=restate.registration_timeout_seconds,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from local.lambda_runtime import FunctionSpec, LocalLambdaRuntime
+from local.lambda_worker import LambdaContext
 from local.processes import free_port
 from local.restate_server import RestatePorts, RestateServer
 
@@ -35,14 +36,20 @@ def new_stack_id(name: str = "restate-patterns-test") -> str:
     return f"arn:aws:cloudformation:us-east-1:000000000000:stack/{name}/{uuid.uuid4()}"
 
 
-class LambdaContext:
-    """The part of Lambda's context object the handler uses: the time left before the function is killed."""
-
-    def __init__(self, seconds: float) -> None:
-        self._ends_at = time.monotonic() + seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._ends_at - time.monotonic()) * 1000))
+def lambda_context(seconds: float) -> LambdaContext:
+    """A context as the local Lambda runtime gives one to the registration function, ``seconds`` before its timeout."""
+    return LambdaContext(
+        {
+            "function_name": "restate-patterns-registration",
+            "function_version": "$LATEST",
+            "invoked_function_arn": SERVICE_TOKEN,
+            "memory_limit_in_mb": 256,
+            "aws_request_id": str(uuid.uuid4()),
+            "log_group_name": "/aws/lambda/restate-patterns-registration",
+            "log_stream_name": "tests",
+            "deadline_ms": int((time.time() + seconds) * 1000),
+        }
+    )
 
 
 def cfn_event(

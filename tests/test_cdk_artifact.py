@@ -26,7 +26,7 @@ from local.function_url import function_url_event
 from local.lambda_runtime import FunctionSpec
 from local.stack import LocalStack
 from stacks.bundling import bundle_http_api, bundle_pattern, host_target
-from tests.cdk_support import LambdaContext, PrivateRestate, cfn_event, private_restate
+from tests.cdk_support import PrivateRestate, cfn_event, lambda_context, private_restate
 
 PATTERN = pattern_named("durable_rpc")
 HOST = host_target()
@@ -87,7 +87,7 @@ def test_the_bundled_function_registers_through_the_handler_and_serves_the_ingre
         "PruneOldDeployments": "false",
     }
 
-    registered = handler(cfn_event("Create", "Custom::RestateDeployment", properties), LambdaContext(120))
+    registered = handler(cfn_event("Create", "Custom::RestateDeployment", properties), lambda_context(120))
 
     assert registered["PhysicalResourceId"] == arn and registered["Data"]["Services"] == "ProductService"
     ingress = restate.server.ingress_url

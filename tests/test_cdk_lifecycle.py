@@ -21,7 +21,14 @@ from functions.registration.custom_resource import RegistrationFailed, handler
 from local.lambda_runtime import FunctionSpec, LocalLambdaRuntime
 from local.produce import ensure_topics, produce
 from local.stack import KAFKA_CLUSTER
-from tests.cdk_support import LambdaContext, PrivateRestate, RecordingProxy, cfn_event, new_stack_id, private_restate
+from tests.cdk_support import (
+    PrivateRestate,
+    RecordingProxy,
+    cfn_event,
+    lambda_context,
+    new_stack_id,
+    private_restate,
+)
 from tests.polling import wait_until
 
 DEPLOYMENT = "Custom::RestateDeployment"
@@ -79,7 +86,7 @@ class DeployedFunction:
 
     def _send(self, request: str, arn: str, **extra: Any) -> dict[str, Any]:
         event = cfn_event(request, DEPLOYMENT, self.properties(arn), stack_id=self.stack_id, **extra)
-        answer: dict[str, Any] = handler(event, LambdaContext(REGISTRATION_SECONDS))
+        answer: dict[str, Any] = handler(event, lambda_context(REGISTRATION_SECONDS))
         return answer
 
     def create(self, arn: str) -> dict[str, Any]:
@@ -189,7 +196,7 @@ def test_an_admin_api_answering_401_fails_at_once_saying_why(
         with pytest.raises(RegistrationFailed, match="the API key is wrong or lacks the admin role"):
             handler(
                 cfn_event("Create", DEPLOYMENT, deployed.properties(v1), stack_id=deployed.stack_id),
-                LambdaContext(300),  # the registration function's whole default timeout: it must not wait it out
+                lambda_context(300),  # the registration function's whole default timeout: it must not wait it out
             )
         assert time.monotonic() - started < 10
     assert restate.server.admin().deployments_of_arn(v1) == []
@@ -215,7 +222,7 @@ def test_a_restate_too_old_for_the_resource_fails_before_changing_anything(
     with RecordingProxy(restate.server.admin_url, canned={"/version": (200, {"version": reported})}) as proxy:
         properties["AdminUrl"] = proxy.url
         with pytest.raises(RegistrationFailed, match=rf"version {reported}; this app needs {needed} or newer"):
-            handler(cfn_event("Create", resource_type, properties), LambdaContext(60))
+            handler(cfn_event("Create", resource_type, properties), lambda_context(60))
     assert not [path for path in proxy.paths if not path.startswith(("/health", "/version"))]
 
 
@@ -245,7 +252,7 @@ def test_a_subscription_recreated_with_new_options_resumes_without_processing_a_
         records: list[str] = response.json()
         return records
 
-    created = handler(cfn_event("Create", SUBSCRIPTION, properties), LambdaContext(60))
+    created = handler(cfn_event("Create", SUBSCRIPTION, properties), lambda_context(60))
     produce(kafka_stack.kafka_bootstrap, topic, [(unique, f'"r{n}"') for n in range(1, 6)])
     wait_until(seen, "the first five records", accept=lambda records: len(records) >= 5)
 
@@ -255,11 +262,11 @@ def test_a_subscription_recreated_with_new_options_resumes_without_processing_a_
         cfn_event(
             "Update", SUBSCRIPTION, changed, physical_id=created["PhysicalResourceId"], old_properties=properties
         ),
-        LambdaContext(60),
+        lambda_context(60),
     )
     produce(kafka_stack.kafka_bootstrap, topic, [(unique, f'"r{n}"') for n in range(6, 11)])
     # Records of one key are processed in order, so a replay of r1..r5 would come before r10.
     records = wait_until(seen, "the next five records", accept=lambda records: "r10" in records, timeout=60)
     assert records == [f"r{n}" for n in range(1, 11)]
 
-    handler(cfn_event("Delete", SUBSCRIPTION, changed, physical_id=created["PhysicalResourceId"]), LambdaContext(60))
+    handler(cfn_event("Delete", SUBSCRIPTION, changed, physical_id=created["PhysicalResourceId"]), lambda_context(60))

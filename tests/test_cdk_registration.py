@@ -15,11 +15,12 @@ import httpx
 import pytest
 
 from functions.catalog import SUBSCRIPTION_OPTIONS, pattern_named
-from functions.registration.custom_resource import RegistrationFailed, handler, secret_text
+from functions.common.secrets import secret_text
+from functions.registration.custom_resource import RegistrationFailed, handler
 from functions.registration.restate_admin import AdminApiError, RestateAdmin
 from local.lambda_runtime import specs_for_patterns
 from local.processes import free_port
-from tests.cdk_support import TOKEN, LambdaContext, PrivateRestate, RecordingProxy, cfn_event, private_restate
+from tests.cdk_support import TOKEN, PrivateRestate, RecordingProxy, cfn_event, lambda_context, private_restate
 from tests.polling import wait_until
 
 DEPLOYMENT = "Custom::RestateDeployment"
@@ -45,8 +46,8 @@ def test_create_registers_the_version_and_creating_again_changes_nothing(stack, 
     arn = stack.lambda_runtime.function_arn("durable_rpc", f"cr-{unique}")
     event = cfn_event("Create", DEPLOYMENT, deployment_properties(stack.admin_url, arn, token_secret))
 
-    first = handler(event, LambdaContext(60))
-    again = handler(event, LambdaContext(60))
+    first = handler(event, lambda_context(60))
+    again = handler(event, lambda_context(60))
 
     assert first["PhysicalResourceId"] == again["PhysicalResourceId"] == arn
     assert first["Data"]["Created"] == "true" and again["Data"]["Created"] == "false"
@@ -59,7 +60,9 @@ def test_create_registers_the_version_and_creating_again_changes_nothing(stack, 
 def test_the_token_is_read_from_the_secret_and_sent_to_the_admin_api(stack, token_secret, unique):
     arn = stack.lambda_runtime.function_arn("durable_rpc", f"token-{unique}")
     with RecordingProxy(stack.admin_url) as proxy:
-        handler(cfn_event("Create", DEPLOYMENT, deployment_properties(proxy.url, arn, token_secret)), LambdaContext(60))
+        handler(
+            cfn_event("Create", DEPLOYMENT, deployment_properties(proxy.url, arn, token_secret)), lambda_context(60)
+        )
     assert proxy.authorizations and set(proxy.authorizations) == {f"Bearer {TOKEN}"}
 
 
@@ -73,7 +76,7 @@ def test_a_missing_secret_fails_the_resource(stack, token_secret, unique):
     arn = stack.lambda_runtime.function_arn("durable_rpc", f"nosecret-{unique}")
     properties = deployment_properties(stack.admin_url, arn, "restate/does-not-exist")
     with pytest.raises(RegistrationFailed, match=r"cannot read secret restate/does-not-exist.*ResourceNotFound"):
-        handler(cfn_event("Create", DEPLOYMENT, properties), LambdaContext(60))
+        handler(cfn_event("Create", DEPLOYMENT, properties), lambda_context(60))
     assert RestateAdmin(stack.admin_url).deployments_of_arn(arn) == []
 
 
@@ -82,15 +85,15 @@ def test_an_update_to_a_new_version_registers_it_and_retain_keeps_the_old_one(st
     new_arn = stack.lambda_runtime.function_arn("durable_rpc", f"new-{unique}")
     old_properties = deployment_properties(stack.admin_url, old_arn, token_secret)
     new_properties = deployment_properties(stack.admin_url, new_arn, token_secret)
-    handler(cfn_event("Create", DEPLOYMENT, old_properties), LambdaContext(60))
+    handler(cfn_event("Create", DEPLOYMENT, old_properties), lambda_context(60))
 
     updated = handler(
         cfn_event("Update", DEPLOYMENT, new_properties, physical_id=old_arn, old_properties=old_properties),
-        LambdaContext(60),
+        lambda_context(60),
     )
     # A new physical id makes CloudFormation delete the old resource after the update.
     assert updated["PhysicalResourceId"] == new_arn
-    handler(cfn_event("Delete", DEPLOYMENT, old_properties, physical_id=old_arn), LambdaContext(60))
+    handler(cfn_event("Delete", DEPLOYMENT, old_properties, physical_id=old_arn), lambda_context(60))
 
     assert len(admin.deployments_of_arn(new_arn)) == 1
     assert len(admin.deployments_of_arn(old_arn)) == 1, "retain must keep the deployment in-flight work runs on"
@@ -99,10 +102,10 @@ def test_an_update_to_a_new_version_registers_it_and_retain_keeps_the_old_one(st
 def test_delete_with_the_destroy_policy_removes_the_deployment(stack, admin, token_secret, unique):
     arn = stack.lambda_runtime.function_arn("durable_rpc", f"destroy-{unique}")
     properties = deployment_properties(stack.admin_url, arn, token_secret, RemovalPolicy="destroy")
-    created = handler(cfn_event("Create", DEPLOYMENT, properties), LambdaContext(60))
+    created = handler(cfn_event("Create", DEPLOYMENT, properties), lambda_context(60))
 
-    deleted = handler(cfn_event("Delete", DEPLOYMENT, properties, physical_id=arn), LambdaContext(60))
-    deleted_again = handler(cfn_event("Delete", DEPLOYMENT, properties, physical_id=arn), LambdaContext(60))
+    deleted = handler(cfn_event("Delete", DEPLOYMENT, properties, physical_id=arn), lambda_context(60))
+    deleted_again = handler(cfn_event("Delete", DEPLOYMENT, properties, physical_id=arn), lambda_context(60))
 
     assert deleted["Data"]["Removed"] == created["Data"]["DeploymentId"]
     assert deleted_again["Data"]["Removed"] == ""
@@ -116,7 +119,7 @@ def test_a_version_that_does_not_serve_the_expected_services_fails_with_the_reas
     arn = stack.lambda_runtime.function_arn("crash_once", f"wrong-{unique}")
     properties = deployment_properties(stack.admin_url, arn, token_secret, Services=["ProductService"])
     with pytest.raises(RegistrationFailed, match=r"does not serve \['ProductService'\].*CrashOnce"):
-        handler(cfn_event("Create", DEPLOYMENT, properties), LambdaContext(60))
+        handler(cfn_event("Create", DEPLOYMENT, properties), lambda_context(60))
 
 
 def test_private_services_are_hidden_from_the_ingress(stack, admin, token_secret, unique):
@@ -124,12 +127,12 @@ def test_private_services_are_hidden_from_the_ingress(stack, admin, token_secret
     private = deployment_properties(
         stack.admin_url, arn, token_secret, Services=["CrashOnce"], PrivateServices=["CrashOnce"]
     )
-    handler(cfn_event("Create", DEPLOYMENT, private), LambdaContext(60))
+    handler(cfn_event("Create", DEPLOYMENT, private), lambda_context(60))
     assert httpx.get(f"{stack.admin_url}/services/CrashOnce").json()["public"] is False
     assert httpx.post(f"{stack.ingress_url}/CrashOnce/{unique}/Run").status_code == 400
 
     public = {**private, "PrivateServices": []}
-    handler(cfn_event("Update", DEPLOYMENT, public, physical_id=arn, old_properties=private), LambdaContext(60))
+    handler(cfn_event("Update", DEPLOYMENT, public, physical_id=arn, old_properties=private), lambda_context(60))
     assert httpx.get(f"{stack.admin_url}/services/CrashOnce").json()["public"] is True
 
 
@@ -138,7 +141,7 @@ def test_an_unreachable_admin_api_fails_within_the_lambdas_time_with_a_clear_rea
     properties = deployment_properties(url, "arn:aws:lambda:us-east-1:000000000000:function:x:1", token_secret)
     started = time.monotonic()
     with pytest.raises(RegistrationFailed) as failed:
-        handler(cfn_event("Create", DEPLOYMENT, properties), LambdaContext(8))
+        handler(cfn_event("Create", DEPLOYMENT, properties), lambda_context(8))
     elapsed = time.monotonic() - started
     assert elapsed < 8, "the handler must answer before Lambda would kill it"
     assert url in str(failed.value) and "not healthy" in str(failed.value)
@@ -148,7 +151,7 @@ def test_deleting_when_restate_is_gone_does_not_block_the_stack(token_secret):
     url = f"http://127.0.0.1:{free_port()}"
     arn = "arn:aws:lambda:us-east-1:000000000000:function:x:1"
     properties = deployment_properties(url, arn, token_secret, RemovalPolicy="destroy")
-    answer = handler(cfn_event("Delete", DEPLOYMENT, properties, physical_id=arn), LambdaContext(8))
+    answer = handler(cfn_event("Delete", DEPLOYMENT, properties, physical_id=arn), lambda_context(8))
     assert answer["PhysicalResourceId"] == arn and answer["Data"]["Removed"] == ""
 
 
@@ -180,7 +183,7 @@ def test_pruning_removes_older_idle_deployments_and_keeps_those_with_unfinished_
         properties = deployment_properties(
             machines.server.admin_url, arn, token_secret, Services=["MachineOperator"], PruneOldDeployments=prune
         )
-        answer = handler(cfn_event("Create", DEPLOYMENT, properties), LambdaContext(120))
+        answer = handler(cfn_event("Create", DEPLOYMENT, properties), lambda_context(120))
         return answer["Data"]  # type: ignore[no-any-return]
 
     busy = version("1", prune=False)
@@ -231,20 +234,20 @@ def test_kafka_cluster_and_subscription_resources_are_idempotent(kafka_stack, to
         answer = httpx.get(f"{kafka_stack.admin_url}/kafka-clusters/cluster-{unique}")
         return answer.json()["properties"] if answer.status_code == 200 else {}
 
-    assert handler(cfn_event("Create", KAFKA_CLUSTER, cluster), LambdaContext(60))["PhysicalResourceId"] == (
+    assert handler(cfn_event("Create", KAFKA_CLUSTER, cluster), lambda_context(60))["PhysicalResourceId"] == (
         f"cluster-{unique}"
     )
-    handler(cfn_event("Create", KAFKA_CLUSTER, cluster), LambdaContext(60))
+    handler(cfn_event("Create", KAFKA_CLUSTER, cluster), lambda_context(60))
     assert cluster_properties()["bootstrap.servers"] == kafka_stack.kafka_bootstrap
     changed = {**cluster, "Properties": {"client.id": "renamed"}}
     handler(
         cfn_event("Update", KAFKA_CLUSTER, changed, physical_id=f"cluster-{unique}", old_properties=cluster),
-        LambdaContext(60),
+        lambda_context(60),
     )
     assert cluster_properties()["client.id"] == "renamed"
 
-    created = handler(cfn_event("Create", SUBSCRIPTION, subscription), LambdaContext(60))
-    again = handler(cfn_event("Create", SUBSCRIPTION, subscription), LambdaContext(60))
+    created = handler(cfn_event("Create", SUBSCRIPTION, subscription), lambda_context(60))
+    again = handler(cfn_event("Create", SUBSCRIPTION, subscription), lambda_context(60))
     assert created["Data"]["SubscriptionId"] == again["Data"]["SubscriptionId"]
     assert [sub["id"] for sub in admin.subscriptions() if (sub["source"], sub["sink"]) == (source, sink)] == [
         created["Data"]["SubscriptionId"]
@@ -256,14 +259,14 @@ def test_kafka_cluster_and_subscription_resources_are_idempotent(kafka_stack, to
     physical_id = created["PhysicalResourceId"]
     recreated = handler(
         cfn_event("Update", SUBSCRIPTION, latest, physical_id=physical_id, old_properties=subscription),
-        LambdaContext(60),
+        lambda_context(60),
     )
     assert recreated["PhysicalResourceId"] == physical_id
     found = admin.find_subscription(source, sink)
     assert found is not None and found["options"]["auto.offset.reset"] == "latest"
 
     for _ in range(2):  # deleting what is already gone succeeds too
-        handler(cfn_event("Delete", SUBSCRIPTION, latest, physical_id=physical_id), LambdaContext(60))
-        handler(cfn_event("Delete", KAFKA_CLUSTER, changed, physical_id=f"cluster-{unique}"), LambdaContext(60))
+        handler(cfn_event("Delete", SUBSCRIPTION, latest, physical_id=physical_id), lambda_context(60))
+        handler(cfn_event("Delete", KAFKA_CLUSTER, changed, physical_id=f"cluster-{unique}"), lambda_context(60))
     assert admin.find_subscription(source, sink) is None
     assert cluster_properties() == {}

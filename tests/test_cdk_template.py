@@ -19,7 +19,7 @@ from aws_cdk import aws_iam as iam
 
 from functions.catalog import HTTP_APIS, PATTERNS, all_subscriptions, subscription_options
 from stacks.app import LAMBDA_PYTHON_VERSION, SHARED_STACK_ID, build_app
-from stacks.bundling import Target, pattern_asset_hash
+from stacks.bundling import PROJECT_ROOT, Target, pattern_asset_hash
 from stacks.config import (
     ALLOW_EXAMPLE_VALUES,
     EXAMPLE_BOOTSTRAP_SERVER,
@@ -34,7 +34,7 @@ from stacks.pattern_stack import function_environment
 from stacks.shared_stack import EXAMPLE_VALUES_WARNING, SASL_SECRET_KMS_KEY_WARNING
 
 NO_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
-CDK_JSON = json.loads((Path(__file__).resolve().parent.parent / "cdk.json").read_text())["context"]
+CDK_JSON = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]
 EXAMPLES_ALLOWED: dict[str, Any] = {ALLOW_EXAMPLE_VALUES: True}
 """What ``make synth`` adds: cdk.json's example environment id synthesizes, with a warning."""
 MAKE_SYNTH = {**CDK_JSON, **EXAMPLES_ALLOWED}
@@ -161,7 +161,7 @@ def test_a_synth_without_the_switch_is_refused_and_with_it_warns(tmp_path):
 
 
 def make_recipe(target: str) -> str:
-    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
     match = re.search(rf"^{target}:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
     assert match, target
     return match.group(1)

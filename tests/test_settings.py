@@ -1,66 +1,108 @@
-"""Pattern settings fail at cold start, naming the setting, when a value is malformed."""
+"""Pattern settings: one model per pattern holds the defaults, and a malformed value fails at cold start naming it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
+from pydantic import Field
 
+from functions.catalog import PATTERNS
+from functions.common import secrets
 from functions.common.settings import (
-    probability_setting,
+    Names,
+    PatternSettings,
+    Probability,
+    Seconds,
     seconds_setting,
     secret_arn_variable,
     secret_setting,
-    whole_number_setting,
 )
+from functions.data_upload.settings import Settings as DataUploadSettings
 
 
-def test_unset_or_empty_settings_take_their_defaults(monkeypatch):
+class SomeSettings(PatternSettings):
+    wait: Seconds = Field(timedelta(seconds=5), alias="SOME_SECONDS")
+    count: int = Field(3, ge=1, alias="SOME_COUNT")
+    probability: Probability = Field(0.4, alias="SOME_PROBABILITY")
+    names: Names = Field(frozenset(), alias="SOME_NAMES")
+
+
+def test_unset_or_empty_variables_take_their_defaults():
+    assert SomeSettings.from_environment({"SOME_SECONDS": "", "HOME": "/root"}) == SomeSettings.model_validate({})
+    assert SomeSettings.from_environment({}).wait == timedelta(seconds=5)
+
+
+def test_given_variables_are_parsed():
+    given = {"SOME_SECONDS": "0.25", "SOME_COUNT": "7", "SOME_PROBABILITY": "1", "SOME_NAMES": "a, b,,c"}
+    settings = SomeSettings.from_environment(given)
+    assert settings.wait == timedelta(milliseconds=250)
+    assert settings.count == 7
+    assert settings.probability == 1.0
+    assert settings.names == {"a", "b", "c"}
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SOME_SECONDS", "soon"),
+        ("SOME_SECONDS", "-1"),
+        ("SOME_COUNT", "many"),
+        ("SOME_COUNT", "1.5"),
+        ("SOME_COUNT", "0"),
+        ("SOME_PROBABILITY", "often"),
+        ("SOME_PROBABILITY", "1.5"),
+        ("SOME_PROBABILITY", "-0.1"),
+    ],
+)
+def test_a_malformed_value_is_an_error_naming_the_variable_and_the_value(variable, value):
+    with pytest.raises(ValueError, match=f"^{variable}='{value}' is not a valid setting: "):
+        SomeSettings.from_environment({variable: value})
+
+
+def test_the_defaults_are_written_as_the_environment_carries_them():
+    assert SomeSettings.environment_defaults() == {
+        "SOME_SECONDS": "5",
+        "SOME_COUNT": "3",
+        "SOME_PROBABILITY": "0.4",
+        "SOME_NAMES": "",
+    }
+
+
+@pytest.mark.parametrize("pattern", [p for p in PATTERNS if p.settings_model], ids=lambda pattern: pattern.name)
+def test_the_catalog_s_settings_are_the_model_s_defaults_and_read_back_as_them(pattern):
+    model = pattern.settings_model
+    assert model is not None
+    assert dict(pattern.settings) == model.environment_defaults()
+    assert tuple(pattern.settings) == model.variables()
+    assert model.from_environment(pattern.settings) == model.from_environment({})
+
+
+def test_a_setting_across_variables_is_checked_at_cold_start_too():
+    with pytest.raises(ValueError, match=r"UPLOAD_MAX_SECONDS \(1\) is below UPLOAD_MIN_SECONDS \(4\)"):
+        DataUploadSettings.from_environment({"UPLOAD_MIN_SECONDS": "4", "UPLOAD_MAX_SECONDS": "1"})
+
+
+def test_a_duration_outside_a_model_is_read_and_checked_the_same_way(monkeypatch):
     monkeypatch.setenv("SOME_SECONDS", "")
-    monkeypatch.delenv("SOME_COUNT", raising=False)
     assert seconds_setting("SOME_SECONDS", 5) == timedelta(seconds=5)
-    assert whole_number_setting("SOME_COUNT", 3) == 3
-    assert probability_setting("SOME_COUNT", 0.4) == 0.4
-
-
-def test_given_settings_are_parsed(monkeypatch):
     monkeypatch.setenv("SOME_SECONDS", "0.25")
-    monkeypatch.setenv("SOME_COUNT", "7")
-    monkeypatch.setenv("SOME_PROBABILITY", "1")
     assert seconds_setting("SOME_SECONDS", 5) == timedelta(milliseconds=250)
-    assert whole_number_setting("SOME_COUNT", 3, minimum=1) == 7
-    assert probability_setting("SOME_PROBABILITY", 0.4) == 1.0
-
-
-@pytest.mark.parametrize("value", ["soon", "-1"])
-def test_malformed_seconds_name_the_setting(monkeypatch, value):
-    monkeypatch.setenv("SOME_SECONDS", value)
-    with pytest.raises(ValueError, match="SOME_SECONDS"):
+    monkeypatch.setenv("SOME_SECONDS", "-1")
+    with pytest.raises(ValueError, match=r"^SOME_SECONDS='-1' is not a valid setting: must not be negative"):
         seconds_setting("SOME_SECONDS", 5)
-
-
-@pytest.mark.parametrize("value", ["many", "1.5", "-2", "0"])
-def test_malformed_whole_numbers_name_the_setting(monkeypatch, value):
-    monkeypatch.setenv("SOME_COUNT", value)
-    with pytest.raises(ValueError, match="SOME_COUNT must be a whole number, at least 1"):
-        whole_number_setting("SOME_COUNT", 3, minimum=1)
-
-
-@pytest.mark.parametrize("value", ["often", "1.5", "-0.1"])
-def test_probabilities_are_between_0_and_1(monkeypatch, value):
-    monkeypatch.setenv("MACHINE_CRASH_PROBABILITY", value)
-    with pytest.raises(ValueError, match="MACHINE_CRASH_PROBABILITY must be a probability between 0 and 1"):
-        probability_setting("MACHINE_CRASH_PROBABILITY", 0.4)
 
 
 # --- secret settings: the value itself locally, a Secrets Manager secret on AWS ---------------------
 
 
 @pytest.fixture
-def secrets(monkeypatch) -> Iterator[dict[str, str]]:
+def secrets_in_moto(monkeypatch) -> Iterator[dict[str, str]]:
     """Secret ARNs by name, in an in-process moto, in the region a Lambda function reads from AWS_REGION."""
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(name, value)
@@ -76,15 +118,15 @@ def secrets(monkeypatch) -> Iterator[dict[str, str]]:
         }
 
 
-def test_a_secret_setting_s_value_in_the_environment_wins(monkeypatch, secrets):
+def test_a_secret_setting_s_value_in_the_environment_wins(monkeypatch, secrets_in_moto):
     monkeypatch.setenv("SOME_TOKEN", "whsec_local")
-    monkeypatch.setenv("SOME_TOKEN_SECRET_ARN", secrets["whsec"])
+    monkeypatch.setenv("SOME_TOKEN_SECRET_ARN", secrets_in_moto["whsec"])
     assert secret_setting("SOME_TOKEN") == "whsec_local"
 
 
 @pytest.mark.parametrize("by", ["arn", "name"])
-def test_a_secret_setting_is_read_from_the_secret_its_arn_names(monkeypatch, secrets, by):
-    monkeypatch.setenv("SOME_TOKEN_SECRET_ARN", secrets["whsec"] if by == "arn" else "patterns/whsec")
+def test_a_secret_setting_is_read_from_the_secret_its_arn_names(monkeypatch, secrets_in_moto, by):
+    monkeypatch.setenv("SOME_TOKEN_SECRET_ARN", secrets_in_moto["whsec"] if by == "arn" else "patterns/whsec")
     assert secret_setting("SOME_TOKEN") == "whsec_from_secrets_manager"
 
 
@@ -99,14 +141,35 @@ def test_a_secret_setting_given_neither_way_is_empty(monkeypatch):
     assert secret_setting("SOME_TOKEN") == ""
 
 
-def test_an_unreadable_secret_is_an_error_naming_it(monkeypatch, secrets):
-    missing = secrets["whsec"].replace("patterns/whsec", "patterns/missing")
+def test_an_unreadable_secret_is_an_error_naming_it(monkeypatch, secrets_in_moto):
+    missing = secrets_in_moto["whsec"].replace("patterns/whsec", "patterns/missing")
     monkeypatch.setenv("SOME_TOKEN_SECRET_ARN", missing)
-    with pytest.raises(RuntimeError, match=f"cannot read SOME_TOKEN_SECRET_ARN={missing} from Secrets Manager"):
+    expected = f"^SOME_TOKEN_SECRET_ARN: cannot read secret {re.escape(missing)} from Secrets Manager"
+    with pytest.raises(RuntimeError, match=expected):
         secret_setting("SOME_TOKEN")
 
 
-def test_an_empty_secret_is_an_error_not_a_silently_missing_setting(monkeypatch, secrets):
-    monkeypatch.setenv("SOME_TOKEN_SECRET_ARN", secrets["empty"])
+def test_an_empty_secret_is_an_error_not_a_silently_missing_setting(monkeypatch, secrets_in_moto):
+    monkeypatch.setenv("SOME_TOKEN_SECRET_ARN", secrets_in_moto["empty"])
     with pytest.raises(RuntimeError, match="SOME_TOKEN_SECRET_ARN"):
         secret_setting("SOME_TOKEN")
+
+
+def test_secrets_manager_is_asked_with_short_timeouts(monkeypatch):
+    """A stuck call must not use up a cold start's init phase, or a registration, at botocore's 60 s reads."""
+    asked: dict[str, Any] = {}
+
+    class Client:
+        def get_secret_value(self, SecretId: str) -> dict[str, str]:  # noqa: N803 - boto3's naming
+            return {"SecretString": " value "}
+
+    def client(service: str, **options: Any) -> Client:
+        asked.update(options, service=service)
+        return Client()
+
+    monkeypatch.setattr(boto3, "client", client)
+    assert secrets.read_secret("some/secret") == "value"
+    config = asked["config"]
+    assert asked["service"] == "secretsmanager"
+    assert (config.connect_timeout, config.read_timeout) == (3, 5)
+    assert config.retries == {"max_attempts": 3, "mode": "standard"}

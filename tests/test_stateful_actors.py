@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from functions.stateful_actors import machine
+from functions.stateful_actors.settings import Settings
 from local.demos.stateful_actors import attach_to_invocations, run_demo, send_machine_calls
 
 
@@ -143,9 +143,7 @@ def test_demo_runs_the_seed_scenario(stack):
     assert "in order" in run_demo(stack.ingress_url)
 
 
-def test_crash_mode_is_random_or_once(monkeypatch):
-    monkeypatch.setenv("MACHINE_CRASH_MODE", "once")
-    assert machine.crash_mode_setting("MACHINE_CRASH_MODE", "random") == "once"
-    monkeypatch.setenv("MACHINE_CRASH_MODE", "sometimes")
-    with pytest.raises(ValueError, match="MACHINE_CRASH_MODE must be 'random' or 'once'"):
-        machine.crash_mode_setting("MACHINE_CRASH_MODE", "random")
+def test_crash_mode_is_random_or_once():
+    assert Settings.from_environment({"MACHINE_CRASH_MODE": "once"}).crash_mode == "once"
+    with pytest.raises(ValueError, match=r"MACHINE_CRASH_MODE='sometimes' is not a valid setting.*'random' or 'once'"):
+        Settings.from_environment({"MACHINE_CRASH_MODE": "sometimes"})

@@ -1,1 +1,1 @@
-"""Small pieces every pattern uses: input validation and settings."""
+"""Small pieces the functions share: input validation, settings, secrets and Restate's error messages."""

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 
 import httpx
+
+from functions.common.restate_errors import restate_message
 
 DEFAULT_INGRESS_URL = "http://127.0.0.1:8080"
 
@@ -37,15 +40,16 @@ class IngressError(Exception):
     """The ingress refused the call; carries Restate's status and message."""
 
     def __init__(self, response: httpx.Response) -> None:
-        try:
-            message = response.json().get("message", response.text)
-        except ValueError:
-            message = response.text
-        super().__init__(f"HTTP {response.status_code}: {message}")
+        super().__init__(f"HTTP {response.status_code}: {restate_message(response.text)}")
         self.status_code = response.status_code
 
 
-def checked(response: httpx.Response) -> httpx.Response:
+def checked(response: httpx.Response, refusal: Callable[[httpx.Response], Exception] = IngressError) -> httpx.Response:
+    """``response``, unless the ingress refused the call: then ``refusal(response)`` is raised.
+
+    A caller that answers refusals its own way (an HTTP API mapping Restate's statuses to its own)
+    passes its ``refusal``; the command-line clients keep :class:`IngressError`.
+    """
     if response.is_error:
-        raise IngressError(response)
+        raise refusal(response)
     return response

@@ -1,14 +1,128 @@
-"""Read pattern settings from the environment (set by CDK on AWS, by the catalog locally).
+"""Pattern settings: environment variables with defaults, set by CDK on AWS and by the local stack.
 
-Each reader fails at cold start with the setting's name when the value is malformed, so a typo
-shows up as a clear import error instead of odd behaviour in the middle of an invocation.
+A pattern with settings declares them once, as a :class:`PatternSettings` model in
+``functions/<pattern>/settings.py``: each field is one variable (its alias), with its default and
+its constraints. The catalog lists the variables and their defaults from that model, so the CDK app
+and the local stack set exactly what the pattern reads, and the pattern reads them with
+:meth:`PatternSettings.from_environment` at module level, i.e. once per cold start. A malformed value
+fails that import naming the variable, so a typo shows up as a clear cold-start error instead of odd
+behaviour in the middle of an invocation.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    ValidationError,
+)
+
+from functions.common.secrets import SecretUnavailable, read_secret
+
+
+def _seconds_from_text(value: Any) -> Any:
+    # pydantic reads a timedelta from a number of seconds, but from text only in ISO 8601 ("PT5S").
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError("expected a number of seconds") from None
+    return value
+
+
+def _not_negative(duration: timedelta) -> timedelta:
+    if duration < timedelta(0):
+        raise ValueError("must not be negative")
+    return duration
+
+
+def _names_from_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return [name.strip() for name in value.split(",") if name.strip()]
+    return value
+
+
+Seconds = Annotated[
+    timedelta,
+    BeforeValidator(_seconds_from_text),
+    AfterValidator(_not_negative),
+    PlainSerializer(lambda duration: f"{duration.total_seconds():g}", return_type=str),
+]
+"""A duration, given in seconds (``0.25``), not negative."""
+Probability = Annotated[float, Field(ge=0, le=1)]
+Names = Annotated[
+    frozenset[str],
+    BeforeValidator(_names_from_text),
+    PlainSerializer(lambda names: ",".join(sorted(names)), return_type=str),
+]
+"""Names given comma-separated (``a,b``); empty: none."""
+
+
+def describe_setting_errors(error: ValidationError, given: Mapping[str, str]) -> str:
+    """One line per bad variable, each naming it and the value it had."""
+    problems = []
+    for detail in error.errors(include_url=False):
+        # A ValueError of a validator reads better without pydantic's "Value error, " in front.
+        problem = str(detail["ctx"]["error"]) if detail["type"] == "value_error" else detail["msg"]
+        if detail["loc"]:
+            variable = str(detail["loc"][0])
+            problems.append(f"{variable}={given.get(variable)!r} is not a valid setting: {problem}")
+        else:
+            problems.append(problem)
+    return "; ".join(problems)
+
+
+class PatternSettings(BaseModel):
+    """The settings of one pattern: each field an environment variable, named by the field's alias."""
+
+    model_config = ConfigDict(frozen=True, validate_default=True, validate_by_alias=True, validate_by_name=False)
+
+    @classmethod
+    def variables(cls) -> tuple[str, ...]:
+        return tuple(field.alias or name for name, field in cls.model_fields.items())
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The settings ``environ`` (the process's environment) gives; unset or empty variables take their defaults.
+
+        Raises :class:`ValueError` naming every malformed variable.
+        """
+        source = os.environ if environ is None else environ
+        given = {variable: source[variable] for variable in cls.variables() if source.get(variable)}
+        try:
+            return cls.model_validate(given)
+        except ValidationError as error:
+            raise ValueError(describe_setting_errors(error, given)) from None
+
+    @classmethod
+    def environment_defaults(cls) -> dict[str, str]:
+        """Every variable with its default, written as the environment carries it."""
+        defaults = cls.model_validate({}).model_dump(mode="json", by_alias=True)
+        return {name: value if isinstance(value, str) else json.dumps(value) for name, value in defaults.items()}
+
+
+def seconds_setting(name: str, default: float) -> timedelta:
+    """One duration read on its own, for code whose settings have no model yet (the front door's)."""
+    raw = os.environ.get(name)
+    if not raw:
+        return timedelta(seconds=default)
+    given = {name: raw}
+    try:
+        seconds: timedelta = TypeAdapter(dict[str, Seconds]).validate_python(given)[name]
+    except ValidationError as error:
+        raise ValueError(describe_setting_errors(error, given)) from None
+    return seconds
 
 
 def secret_arn_variable(name: str) -> str:
@@ -20,49 +134,6 @@ def secret_arn_variable(name: str) -> str:
     return name.removesuffix("_SECRET") + "_SECRET_ARN"
 
 
-def _raw(name: str) -> str | None:
-    raw = os.environ.get(name)
-    return raw if raw else None
-
-
-def seconds_setting(name: str, default: float) -> timedelta:
-    """A non-negative duration in seconds."""
-    raw = _raw(name)
-    if raw is None:
-        return timedelta(seconds=default)
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"{name} must not be negative, got {raw!r}")
-    return timedelta(seconds=value)
-
-
-def whole_number_setting(name: str, default: int, minimum: int = 0) -> int:
-    """A whole number of at least ``minimum`` (counts, attempts)."""
-    raw = _raw(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or int(raw) < minimum:
-        raise ValueError(f"{name} must be a whole number, at least {minimum}, got {raw!r}")
-    return int(raw)
-
-
-def probability_setting(name: str, default: float) -> float:
-    """A probability between 0 and 1."""
-    raw = _raw(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 1:
-        raise ValueError(f"{name} must be a probability between 0 and 1, got {raw!r}")
-    return value
-
-
 def secret_setting(name: str) -> str:
     """A secret (a catalog ``secret_settings`` entry): ``<name>`` if set, else the secret ``<name>_SECRET_ARN`` names.
 
@@ -72,27 +143,14 @@ def secret_setting(name: str) -> str:
     Call it at module level, so that Secrets Manager is asked once per cold start (Lambda's init
     phase), never per invocation; a rotated secret reaches new execution environments only.
     """
-    value = _raw(name)
-    if value is not None:
+    value = os.environ.get(name)
+    if value:
         return value
     variable = secret_arn_variable(name)
-    secret_id = _raw(variable)
-    if secret_id is None:
+    secret_id = os.environ.get(variable)
+    if not secret_id:
         return ""
-    return _read_secret(variable, secret_id)
-
-
-def _read_secret(variable: str, secret_id: str) -> str:
-    # Imported here: boto3 costs ~150 ms of cold start, and only a function with a secret needs it.
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
-
     try:
-        client: Any = boto3.client("secretsmanager", region_name=os.environ.get("AWS_REGION") or None)
-        secret = client.get_secret_value(SecretId=secret_id).get("SecretString")
-    except (BotoCoreError, ClientError) as error:
-        raise RuntimeError(f"cannot read {variable}={secret_id} from Secrets Manager: {error}") from None
-    # A configured but empty (or binary) secret would silently switch the protection it carries off.
-    if not isinstance(secret, str) or not secret.strip():
-        raise RuntimeError(f"the secret {secret_id} ({variable}) has no SecretString, or an empty one")
-    return secret.strip()
+        return read_secret(secret_id)
+    except SecretUnavailable as problem:
+        raise RuntimeError(f"{variable}: {problem}") from None

@@ -44,33 +44,20 @@ from botocore.exceptions import ClientError
 from restate import TerminalError
 
 from functions.common.logs import pattern_logger
-from functions.common.settings import seconds_setting
 from functions.common.validation import CHECKED_JSON, checked_input
-from functions.data_upload.email_address import EmailAddress, looks_like_an_email_address
+from functions.data_upload.email_address import EmailAddress
+from functions.data_upload.settings import Settings
 
 logger = pattern_logger(__name__)
 """For handler code, which runs again on every replay: silent while replaying."""
 step_logger = logging.getLogger(f"{__name__}.steps")
 """For step actions, which run only when the step really executes: every line is a real attempt."""
 
-BUCKET_PREFIX_SHAPE = re.compile(r"[a-z0-9][a-z0-9-]{1,28}[a-z0-9]")
-RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
-
-
-def bucket_prefix_setting(name: str, default: str) -> str:
-    prefix = os.environ.get(name) or default
-    if not BUCKET_PREFIX_SHAPE.fullmatch(prefix) or prefix.startswith(RESERVED_BUCKET_PREFIXES):
-        raise ValueError(f"{name} must be 3-30 lowercase letters, digits or hyphens, got {prefix!r}")
-    return prefix
-
-
-UPLOAD_MIN_SECONDS = seconds_setting("UPLOAD_MIN_SECONDS", 0).total_seconds()
-UPLOAD_MAX_SECONDS = seconds_setting("UPLOAD_MAX_SECONDS", 10).total_seconds()
-if UPLOAD_MAX_SECONDS < UPLOAD_MIN_SECONDS:
-    raise ValueError(f"UPLOAD_MAX_SECONDS ({UPLOAD_MAX_SECONDS}) is below UPLOAD_MIN_SECONDS ({UPLOAD_MIN_SECONDS})")
-EMAIL_SENDER = looks_like_an_email_address(os.environ.get("UPLOAD_EMAIL_SENDER") or "uploads@example.com")
-BUCKET_PREFIX = bucket_prefix_setting("UPLOAD_BUCKET_PREFIX", "restate-data-upload")
-"""Bucket names are global across AWS accounts: a deployment can make its own unique with this."""
+SETTINGS = Settings.from_environment()
+UPLOAD_MIN_SECONDS = SETTINGS.upload_min_seconds.total_seconds()
+UPLOAD_MAX_SECONDS = SETTINGS.upload_max_seconds.total_seconds()
+EMAIL_SENDER = SETTINGS.email_sender
+BUCKET_PREFIX = SETTINGS.bucket_prefix
 
 REGION = os.environ.get("AWS_REGION")
 USES_LOCAL_AWS_ENDPOINT = bool(os.environ.get("AWS_ENDPOINT_URL"))

@@ -31,14 +31,15 @@ import restate
 from pydantic import BaseModel
 
 from functions.common.logs import pattern_logger
-from functions.common.settings import seconds_setting, whole_number_setting
 from functions.common.validation import CHECKED_JSON, checked_input
+from functions.event_transactions.settings import Settings
 
 logger = pattern_logger(__name__)
 
-POLL_INTERVAL = seconds_setting("MODERATION_POLL_SECONDS", 5)
-MIN_PENDING_POLLS = whole_number_setting("MODERATION_MIN_PENDING_POLLS", 1)
-MAX_PENDING_POLLS = max(MIN_PENDING_POLLS, whole_number_setting("MODERATION_MAX_PENDING_POLLS", 3))
+SETTINGS = Settings.from_environment()
+POLL_INTERVAL = SETTINGS.poll_interval
+MIN_PENDING_POLLS = SETTINGS.min_pending_polls
+MAX_PENDING_POLLS = max(MIN_PENDING_POLLS, SETTINGS.max_pending_polls)
 
 FEED = "feed"
 

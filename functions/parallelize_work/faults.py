@@ -12,13 +12,11 @@ How a failure can happen only once without knowing the attempt number: see
 from __future__ import annotations
 
 import logging
-import os
 
 from functions.common.faults import FailOncePerEnvironment
+from functions.parallelize_work.settings import Settings
 
-FLAKY_SUBTASKS = frozenset(
-    name.strip() for name in os.environ.get("FANOUT_FLAKY_SUBTASKS", "").split(",") if name.strip()
-)
+FLAKY_SUBTASKS = Settings.from_environment().flaky_subtasks
 
 logger = logging.getLogger(__name__)
 

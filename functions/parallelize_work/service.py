@@ -27,12 +27,11 @@ import time
 import restate
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from functions.common.settings import seconds_setting
 from functions.common.validation import CHECKED_JSON, checked_input
 from functions.parallelize_work.faults import fail_if_flaky
+from functions.parallelize_work.settings import Settings
 
-SUBTASK_TIME = seconds_setting("FANOUT_SUBTASK_SECONDS", 2)
-"""How long one subtask keeps its Lambda busy; keep it below the function's timeout."""
+SUBTASK_TIME = Settings.from_environment().subtask_time
 
 # The work runs only once per attempt (never on replay), so a plain logger shows each line once.
 logger = logging.getLogger(__name__)

@@ -38,12 +38,12 @@ never logged or returned.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
+from functions.common.secrets import SecretUnavailable, secret_json, secret_text
 from functions.registration.restate_admin import (
     AdminApiError,
     AdminApiUnauthorized,
@@ -88,6 +88,8 @@ T = TypeVar("T")
 
 
 class LambdaContext(Protocol):
+    """What the handler reads of Lambda's context object (``local.lambda_worker.LambdaContext`` locally)."""
+
     def get_remaining_time_in_millis(self) -> int: ...
 
 
@@ -118,47 +120,6 @@ def _names(value: Any) -> list[str]:
     return [str(name) for name in value]
 
 
-def read_secret(secret_id: str) -> str:
-    # boto3 is in Lambda's runtime; imported here so that resources without secrets need no AWS setup.
-    import boto3
-    from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    # botocore's defaults (60 s reads, retried) could use up the whole registration on one stuck call.
-    quick = Config(connect_timeout=3, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
-    try:
-        value: str = boto3.client("secretsmanager", config=quick).get_secret_value(SecretId=secret_id)["SecretString"]
-    except (BotoCoreError, ClientError) as error:
-        raise RegistrationFailed(f"cannot read secret {secret_id}: {error}") from None
-    return value
-
-
-def secret_text(secret_id: str) -> str:
-    """A secret's value: plain text, or the single value of a one-entry JSON object (the console's format)."""
-    raw = read_secret(secret_id)
-    try:
-        parsed = json.loads(raw)
-    except json.JSONDecodeError:
-        return raw.strip()
-    if isinstance(parsed, dict) and len(parsed) == 1:
-        (value,) = parsed.values()
-        if isinstance(value, str):
-            return value.strip()
-    if isinstance(parsed, str):
-        return parsed.strip()
-    raise RegistrationFailed(f"secret {secret_id} must hold the token as text or as a JSON object with one entry")
-
-
-def secret_json(secret_id: str) -> dict[str, Any]:
-    try:
-        parsed = json.loads(read_secret(secret_id))
-    except json.JSONDecodeError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise RegistrationFailed(f"secret {secret_id} must hold a JSON object")
-    return parsed
-
-
 def connect(properties: Mapping[str, Any], deadline: Deadline, patience: float | None = None) -> RestateAdmin:
     """An admin client for the resource's Restate, once its admin API answers ``/health``.
 
@@ -167,7 +128,10 @@ def connect(properties: Mapping[str, Any], deadline: Deadline, patience: float |
     """
     admin_url = str(properties["AdminUrl"])
     token_secret = str(properties.get("AuthTokenSecretId") or "")
-    token = secret_text(token_secret) if token_secret else None
+    try:
+        token = secret_text(token_secret) if token_secret else None
+    except SecretUnavailable as problem:
+        raise RegistrationFailed(str(problem)) from None
     admin = RestateAdmin(admin_url, token=token)
     bound_requests(admin, deadline)
     remaining = deadline.remaining()
@@ -426,10 +390,12 @@ def kafka_properties(properties: Mapping[str, Any]) -> dict[str, str]:
     merged["bootstrap.servers"] = str(properties["BootstrapServers"])
     sasl_secret = str(properties.get("SaslSecretId") or "")
     if sasl_secret:
-        credentials = secret_json(sasl_secret)
         try:
+            credentials = secret_json(sasl_secret)
             merged["sasl.username"] = str(credentials["username"])
             merged["sasl.password"] = str(credentials["password"])
+        except SecretUnavailable as problem:
+            raise RegistrationFailed(str(problem)) from None
         except KeyError as missing:
             raise RegistrationFailed(f"secret {sasl_secret} has no {missing} entry") from None
     return merged

@@ -31,6 +31,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from functions.common.restate_errors import restate_message
+
 
 class AdminApiError(Exception):
     """The admin API answered with an error status."""
@@ -112,12 +114,8 @@ class RestateAdmin:
                 raw = response.read()
                 return response.status, json.loads(raw) if raw else None
         except urllib.error.HTTPError as error:
-            raw = error.read().decode(errors="replace")
-            try:
-                message = json.loads(raw).get("message", raw)
-            except (ValueError, AttributeError):
-                message = raw or error.reason
-            raise AdminApiError(method, url, error.code, str(message)) from None
+            message = restate_message(error.read().decode(errors="replace")) or str(error.reason)
+            raise AdminApiError(method, url, error.code, message) from None
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
             raise AdminApiUnreachable(f"{method} {url}: {reason}") from None

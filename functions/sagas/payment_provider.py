@@ -33,23 +33,22 @@ What the provider does is logged, one line per request, with the payment id:
 from __future__ import annotations
 
 import fcntl
-import os
 import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
 
 from functions.common.logs import pattern_logger
+from functions.sagas.settings import Settings
 
 logger = pattern_logger(__name__)
 
 AMOUNT_LIMIT = Decimal(1000)
-LEDGER_DIR = Path(os.environ.get("BOOKING_PAYMENT_LEDGER_DIR") or "/tmp/sagas-payment-ledger")
+LEDGER_DIR = Settings.from_environment().payment_ledger_dir
 TEST_CARD = re.compile(r"40000000000000(?P<lost_charge_answers>\d)(?P<lost_refund_answers>\d)")
 
 

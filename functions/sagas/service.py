@@ -54,14 +54,14 @@ from pydantic import BaseModel, Field, RootModel
 from restate import RunOptions, TerminalError
 
 from functions.common.logs import pattern_logger
-from functions.common.settings import whole_number_setting
 from functions.common.validation import CHECKED_JSON, checked_input
 from functions.sagas import payment_provider
+from functions.sagas.settings import Settings
 
 logger = pattern_logger(__name__)
 
 
-CHARGE_MAX_ATTEMPTS = whole_number_setting("BOOKING_CHARGE_MAX_ATTEMPTS", 10, minimum=1)
+CHARGE_MAX_ATTEMPTS = Settings.from_environment().charge_max_attempts
 PAYMENT_REFUSED = 402
 
 NonEmpty = Annotated[str, Field(min_length=1)]

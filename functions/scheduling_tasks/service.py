@@ -38,12 +38,12 @@ from pydantic import BaseModel, Field
 from restate import TerminalError
 
 from functions.common.logs import pattern_logger
-from functions.common.settings import seconds_setting
 from functions.common.validation import CHECKED_JSON, checked_input
+from functions.scheduling_tasks.settings import Settings
 
 logger = pattern_logger(__name__)
 
-REMINDER_INTERVAL = seconds_setting("PAYMENT_REMINDER_INTERVAL_SECONDS", 5)
+REMINDER_INTERVAL = Settings.from_environment().reminder_interval
 MAX_REMINDERS = 3
 
 REMINDERS_COUNT = "reminders_count"

@@ -21,7 +21,6 @@ Why ``once`` can tell a first attempt from a retry at all: see ``functions/commo
 from __future__ import annotations
 
 import logging
-import os
 import random
 from typing import Literal
 
@@ -29,24 +28,14 @@ import restate
 
 from functions.common.faults import FailOncePerEnvironment
 from functions.common.logs import pattern_logger
-from functions.common.settings import probability_setting, seconds_setting
+from functions.stateful_actors.settings import Settings
 
 Direction = Literal["up", "down"]
 
-TRANSITION_TIME = seconds_setting("MACHINE_TRANSITION_SECONDS", 5)
-
-
-def crash_mode_setting(name: str, default: str) -> Literal["random", "once"]:
-    value = os.environ.get(name) or default
-    if value == "random":
-        return "random"
-    if value == "once":
-        return "once"
-    raise ValueError(f"{name} must be 'random' or 'once', got {value!r}")
-
-
-CRASH_MODE = crash_mode_setting("MACHINE_CRASH_MODE", "random")
-CRASH_PROBABILITY = probability_setting("MACHINE_CRASH_PROBABILITY", 0.4)
+SETTINGS = Settings.from_environment()
+TRANSITION_TIME = SETTINGS.transition_time
+CRASH_MODE = SETTINGS.crash_mode
+CRASH_PROBABILITY = SETTINGS.crash_probability
 
 logger = pattern_logger(__name__)
 crash_logger = logging.getLogger(f"{__name__}.crashes")

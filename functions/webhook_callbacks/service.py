@@ -39,15 +39,16 @@ from pydantic import BaseModel, Field
 from restate import TerminalError
 
 from functions.common.logs import pattern_logger
-from functions.common.settings import seconds_setting, secret_setting
+from functions.common.settings import secret_setting
 from functions.common.validation import CHECKED_JSON, checked_input, parse_input
+from functions.webhook_callbacks.settings import Settings
 from functions.webhook_callbacks.stripe_signature import SignatureError, verify_signature
 
 logger = pattern_logger(__name__)
 
 # Read while the module loads: on AWS from Secrets Manager (STRIPE_WEBHOOK_SECRET_ARN), once per cold start.
 SIGNING_SECRET = secret_setting("STRIPE_WEBHOOK_SECRET")
-SIGNATURE_TOLERANCE = seconds_setting("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300)
+SIGNATURE_TOLERANCE = Settings.from_environment().signature_tolerance
 
 if not SIGNING_SECRET:
     # Logged while the module loads, i.e. once per execution environment, not once per event.

@@ -1,0 +1,19 @@
+"""The stateful_actors pattern's settings: the one place of their variables, defaults and limits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import Field
+
+from functions.common.settings import PatternSettings, Probability, Seconds
+
+
+class Settings(PatternSettings):
+    transition_time: Seconds = Field(timedelta(seconds=5), alias="MACHINE_TRANSITION_SECONDS")
+    """The durable sleep of each transition."""
+    crash_mode: Literal["random", "once"] = Field("random", alias="MACHINE_CRASH_MODE")
+    """``random``: each attempt at a transition crashes with ``MACHINE_CRASH_PROBABILITY`` (the seed's
+    flakiness); ``once``: every transition crashes once, then goes through (see machine.py)."""
+    crash_probability: Probability = Field(0.4, alias="MACHINE_CRASH_PROBABILITY")
