@@ -158,7 +158,7 @@ def test_status_of_an_unknown_invoice_is_empty(ingress, unique):
 )
 def test_bad_input_is_a_terminal_400_naming_the_field(ingress, admin, unique, handler, change, field):
     invoice = f"in_{unique}"
-    event = stripe_event("invoice.payment_failed", invoice, "cus_test")
+    event = stripe_event(HANDLED_TYPE[handler], invoice, "cus_test")
     change(event)
     response = ingress.post(f"/PaymentTracker/{invoice}/{handler}", json=event)
     assert response.status_code == 400, response.text
@@ -168,6 +168,22 @@ def test_bad_input_is_a_terminal_400_naming_the_field(ingress, admin, unique, ha
     )
     assert rows[0]["status"] == "completed" and rows[0]["completion_failure"].startswith("[400]"), rows
     assert tracker_state(admin, invoice) == {}
+
+
+HANDLED_TYPE = {"OnPaymentFailure": "invoice.payment_failed", "OnPaymentSuccess": "invoice.payment_succeeded"}
+
+
+@pytest.mark.parametrize(
+    ("handler", "other"), [("OnPaymentSuccess", "OnPaymentFailure"), ("OnPaymentFailure", "OnPaymentSuccess")]
+)
+def test_an_event_of_the_other_type_is_a_terminal_400_and_changes_nothing(ingress, admin, unique, handler, other):
+    invoice = f"in_{unique}"
+    response = ingress.post(
+        f"/PaymentTracker/{invoice}/{handler}", json=stripe_event(HANDLED_TYPE[other], invoice, "cus_test")
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["message"].startswith("invalid InvoiceEvent: type:")
+    assert tracker_state(admin, invoice) == {}, "a failed payment sent to OnPaymentSuccess must not mark it paid"
 
 
 def test_client_prints_the_status(stack, ingress, unique, capsys):

@@ -46,6 +46,9 @@ logger = pattern_logger(__name__)
 REMINDER_INTERVAL = Settings.from_environment().reminder_interval
 MAX_REMINDERS = 3
 
+PAYMENT_FAILED = "invoice.payment_failed"
+PAYMENT_SUCCEEDED = "invoice.payment_succeeded"
+
 REMINDERS_COUNT = "reminders_count"
 PAID = "paid"
 ESCALATED = "escalated"
@@ -90,7 +93,7 @@ payment_tracker = restate.VirtualObject(
 @payment_tracker.handler("OnPaymentFailure", input_serde=CHECKED_JSON)
 @checked_input
 async def on_payment_failure(ctx: restate.ObjectContext, event: InvoiceEvent) -> PaymentStatus:
-    check_event(ctx, event)
+    check_event(ctx, event, PAYMENT_FAILED)
     invoice = event.data.object
     scheduled = await ctx.get(SCHEDULED_REMINDER, type_hint=str)
     is_scheduled_reminder = scheduled == ctx.request().id
@@ -128,7 +131,7 @@ async def on_payment_failure(ctx: restate.ObjectContext, event: InvoiceEvent) ->
 @payment_tracker.handler("OnPaymentSuccess", input_serde=CHECKED_JSON)
 @checked_input
 async def on_payment_success(ctx: restate.ObjectContext, event: InvoiceEvent) -> PaymentStatus:
-    check_event(ctx, event)
+    check_event(ctx, event, PAYMENT_SUCCEEDED)
     logger.info("Invoice %s paid (event %s)", event.data.object.id, event.id)
     ctx.set(PAID, True)
     return await current_status(ctx)
@@ -139,8 +142,17 @@ async def get_status(ctx: restate.ObjectSharedContext) -> PaymentStatus:
     return await current_status(ctx)
 
 
-def check_event(ctx: restate.ObjectContext, event: InvoiceEvent) -> None:
-    """An event for another invoice must not change this one's state."""
+def check_event(ctx: restate.ObjectContext, event: InvoiceEvent, expected_type: str) -> None:
+    """An event of another kind, or for another invoice, must not change this one's state.
+
+    The webhook router only forwards matching events, but the handlers are callable directly too:
+    a failed payment sent to ``OnPaymentSuccess`` would otherwise mark the invoice paid.
+    """
+    if event.type != expected_type:
+        raise TerminalError(
+            f"invalid InvoiceEvent: type: {event.type!r} is not handled here (expected {expected_type!r})",
+            status_code=400,
+        )
     if event.data.object.id != ctx.key():
         raise TerminalError(
             f"invalid InvoiceEvent: data.object.id: {event.data.object.id!r} is not this tracker's key {ctx.key()!r}",
