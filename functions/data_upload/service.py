@@ -118,9 +118,22 @@ def create_bucket(bucket: str) -> None:
 def upload_data(bucket: str, upload_id: str, seconds: float) -> None:
     step_logger.info("Uploading the data of upload %s to bucket %s (takes %.1f s)", upload_id, bucket, seconds)
     time.sleep(seconds)  # the transfer time of a real upload
-    s3_client().put_object(
-        Bucket=bucket, Key=OBJECT_KEY, Body=uploaded_data(upload_id).encode(), ContentType="text/plain"
-    )
+    upload = {
+        "Bucket": bucket,
+        "Key": OBJECT_KEY,
+        "Body": uploaded_data(upload_id).encode(),
+        "ContentType": "text/plain",
+    }
+    try:
+        s3_client().put_object(**upload)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "NoSuchBucket":
+            raise
+        # The bucket this workflow created in an earlier step is gone (deleted meanwhile, by a person or a
+        # lifecycle rule): the journal cannot bring it back, so create it again rather than fail every retry.
+        step_logger.warning("Bucket %s is gone; creating it again for upload %s", bucket, upload_id)
+        create_bucket(bucket)
+        s3_client().put_object(**upload)
 
 
 def uploaded_data(upload_id: str) -> str:
