@@ -70,7 +70,7 @@ class TaskRequest(ApiModel):
     id: Identifier = Field(description="The task id, also the idempotency key: a task is queued once per id.")
     description: str = Field(max_length=10_000)
     delay: Annotated[str, AfterValidator(checked_delay)] | None = Field(
-        default=None, description="Run the task this much later: 500ms, 10s, 5m, 1h.", examples=["10s"]
+        default=None, description="Run the task this much later: 500ms, 10s, 5m, 1h (at most a year).", examples=["10s"]
     )
 
 

@@ -23,13 +23,22 @@ DELAY_UNITS = {
 }
 
 
+MAX_DELAY = timedelta(days=365)
+"""The longest delay a task takes. restate-server 1.7.12 panics on delays near the limits of its
+timers (``99999999h``) after it accepted the task, so anything longer is refused before Restate."""
+
+
 def parse_delay(text: str) -> timedelta:
-    """``500ms``, ``10s``, ``5m``, ``1h``: the delays a queued task takes."""
+    """``500ms``, ``10s``, ``5m``, ``1h``: the delays a queued task takes, at most :data:`MAX_DELAY`."""
     match = DELAY_PATTERN.match(text)
     if match is None:
         raise ValueError("use a number with a unit, e.g. 500ms, 10s, 5m, 1h")
     unit = match[1]
-    return int(text.removesuffix(unit)) * DELAY_UNITS[unit]
+    amount = int(text.removesuffix(unit))
+    # Compared before building the timedelta, which overflows for amounts this check exists to refuse.
+    if amount > MAX_DELAY // DELAY_UNITS[unit]:
+        raise ValueError(f"at most {MAX_DELAY.days} days ({MAX_DELAY // DELAY_UNITS['h']}h)")
+    return amount * DELAY_UNITS[unit]
 
 
 @dataclass(frozen=True)
