@@ -40,6 +40,8 @@ TEST_SETTINGS: dict[str, str] = {
     "MACHINE_CRASH_MODE": "once",  # stateful_actors: every transition crashes once, so retries are certain
     "FANOUT_SUBTASK_SECONDS": "2",  # parallelize_work: longer than a few cold starts, so subtasks overlap
     "FANOUT_FLAKY_SUBTASKS": "flaky",  # parallelize_work: a subtask named "flaky" fails once, then succeeds
+    "FEED_MAX_POSTS": "3",  # event_transactions: a fourth post pushes the oldest out of the feed
+    "PACKAGE_MAX_LOCATIONS": "30",  # event_enrichment: more than the broker-restart test sends one package
 }
 
 TEST_FUNCTIONS = (

@@ -130,3 +130,18 @@ def test_broker_restart_mid_stream_loses_nothing_duplicates_nothing_keeps_order(
         expected = [f"{n:04d}" for n in range(index, 240, 10)]
         found = locations_of(kafka_stack, package, len(expected), timeout=120)
         assert [entry["timestamp"] for entry in found] == expected
+
+
+def test_a_package_keeps_its_newest_locations_so_its_state_stays_bounded(kafka_stack, unique):
+    # PACKAGE_MAX_LOCATIONS is 30 in the tests (100 by default).
+    register(kafka_stack, unique)
+    for n in range(31):
+        response = httpx.post(
+            f"{kafka_stack.ingress_url}/PackageTracker/{unique}/UpdateLocation",
+            json={"timestamp": f"{n:04d}", "location": f"stop {n}"},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+    assert [entry["timestamp"] for entry in package_info(kafka_stack, unique)["locations"]] == [
+        f"{n:04d}" for n in range(1, 31)
+    ]

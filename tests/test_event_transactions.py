@@ -63,3 +63,15 @@ def test_a_malformed_record_fails_alone_and_later_records_of_the_user_are_proces
     produce(kafka_stack.kafka_bootstrap, TOPIC, [(user, '{"content": 1}'), (user, post("after the bad one"))])
     entries = wait_until(lambda: feed(kafka_stack, user), "the good post", accept=lambda posts: len(posts) == 1)
     assert entries[0]["content"] == "after the bad one"
+
+
+def test_a_feed_keeps_its_newest_posts_so_its_state_stays_bounded(kafka_stack, unique):
+    # FEED_MAX_POSTS is 3 in the tests (100 by default); posts over HTTP, one after the other.
+    for n in range(4):
+        response = httpx.post(
+            f"{kafka_stack.ingress_url}/UserFeed/{unique}/ProcessPost",
+            json={"content": f"post {n}", "metadata": "public"},
+            timeout=60,
+        )
+        assert response.status_code == 200, response.text
+    assert [entry["content"] for entry in feed(kafka_stack, unique)] == ["post 1", "post 2", "post 3"]

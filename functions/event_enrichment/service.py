@@ -25,10 +25,12 @@ from pydantic import BaseModel, Field
 
 from functions.common.logs import pattern_logger
 from functions.common.validation import CHECKED_JSON, checked_input
+from functions.event_enrichment.settings import Settings
 
 logger = pattern_logger(__name__)
 
 PACKAGE_INFO = "package-info"
+MAX_LOCATIONS = Settings.from_environment().max_locations
 
 
 class PackageRegistration(BaseModel):
@@ -36,8 +38,8 @@ class PackageRegistration(BaseModel):
 
 
 class LocationUpdate(BaseModel):
-    timestamp: str = Field(min_length=1)
-    location: str = Field(min_length=1)
+    timestamp: str = Field(min_length=1, max_length=100)
+    location: str = Field(min_length=1, max_length=300)
 
 
 class PackageInfo(BaseModel):
@@ -62,7 +64,8 @@ async def update_location(ctx: restate.ObjectContext, update: LocationUpdate) ->
     info = await ctx.get(PACKAGE_INFO, type_hint=PackageInfo)
     if info is None:
         raise restate.TerminalError(f"package {ctx.key()} is not registered", status_code=404)
-    info.locations.append(update)
+    # Newest updates only: the state of one key must keep fitting into a Lambda invocation (settings.py).
+    info.locations = [*info.locations, update][-MAX_LOCATIONS:]
     ctx.set(PACKAGE_INFO, info)
     logger.info("Package %s is at %s (%s)", ctx.key(), update.location, update.timestamp)
 

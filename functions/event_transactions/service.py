@@ -28,7 +28,7 @@ import time
 import uuid
 
 import restate
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from functions.common.logs import pattern_logger
 from functions.common.validation import CHECKED_JSON, checked_input
@@ -40,12 +40,14 @@ SETTINGS = Settings.from_environment()
 POLL_INTERVAL = SETTINGS.poll_interval
 MIN_PENDING_POLLS = SETTINGS.min_pending_polls
 MAX_PENDING_POLLS = max(MIN_PENDING_POLLS, SETTINGS.max_pending_polls)
+MAX_FEED_POSTS = SETTINGS.max_feed_posts
+MAX_CONTENT_CHARACTERS = 10_000
 
 FEED = "feed"
 
 
 class SocialMediaPost(BaseModel):
-    content: str
+    content: str = Field(max_length=MAX_CONTENT_CHARACTERS)
     metadata: str
 
 
@@ -95,7 +97,8 @@ async def process_post(ctx: restate.ObjectContext, post: SocialMediaPost) -> Fee
     published_at = await ctx.run_typed("publish time", now)
     entry = FeedEntry(post_id=post_id, content=post.content, created_at=created.created_at, published_at=published_at)
     feed = await ctx.get(FEED, type_hint=Feed) or Feed()
-    feed.posts.append(entry)
+    # Newest posts only: the state of one key must keep fitting into a Lambda invocation (settings.py).
+    feed.posts = [*feed.posts, entry][-MAX_FEED_POSTS:]
     ctx.set(FEED, feed)
     logger.info("Updated the feed of user %s with post %s", user_id, post_id)
     return entry
@@ -103,7 +106,7 @@ async def process_post(ctx: restate.ObjectContext, post: SocialMediaPost) -> Fee
 
 @user_feed.handler("GetFeed", kind="shared")
 async def get_feed(ctx: restate.ObjectSharedContext) -> Feed:
-    """The user's published posts, oldest first."""
+    """The user's newest published posts (``FEED_MAX_POSTS``), oldest first."""
     return await ctx.get(FEED, type_hint=Feed) or Feed()
 
 

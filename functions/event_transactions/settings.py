@@ -15,3 +15,7 @@ class Settings(PatternSettings):
     min_pending_polls: int = Field(1, ge=0, alias="MODERATION_MIN_PENDING_POLLS")
     max_pending_polls: int = Field(3, ge=0, alias="MODERATION_MAX_PENDING_POLLS")
     """How often the simulated moderation answers "pending" before it decides: at random in this range."""
+    max_feed_posts: int = Field(100, ge=1, le=400, alias="FEED_MAX_POSTS")
+    """A feed keeps its newest posts, this many. Restate hands an object's state to every invocation of
+    it, and a Lambda invocation carries at most 6 MB: a feed that grew without bound would, past about
+    4.5 MB, fail every later post of its user. With posts of at most 10,000 characters, 400 stay far below."""

@@ -1,0 +1,15 @@
+"""The event_enrichment pattern's settings: the one place of their variables, defaults and limits."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from functions.common.settings import PatternSettings
+
+
+class Settings(PatternSettings):
+    max_locations: int = Field(100, ge=1, le=1000, alias="PACKAGE_MAX_LOCATIONS")
+    """A package keeps its newest location updates, this many. Restate hands an object's state to every
+    invocation of it, and a Lambda invocation carries at most 6 MB: a history that grew without bound
+    would, past about 4.5 MB, fail every later update of that package. With updates of at most 400
+    characters, 1,000 stay far below."""
