@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from local.processes import port_is_open, stop_process, tail
+from local.processes import port_is_open, start_guarded, stop_process, tail
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 START_TIMEOUT_SECONDS = 30.0
@@ -51,12 +51,8 @@ class LocalAwsEndpoint:
             "MOTO_RECORDER_FILEPATH": str(self.recording),
         }
         with self.log_file.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                env=environment,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+            self.process = start_guarded(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)], log=log, env=environment
             )
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while not port_is_open(self.port):

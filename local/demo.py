@@ -14,8 +14,11 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 
+import httpx
+
 from functions.catalog import HTTP_APIS, PATTERNS
 from functions.common.ingress import DEFAULT_INGRESS_URL
+from functions.registration.restate_admin import AdminApiUnreachable, RestateAdmin
 from local.processes import STATE_DIR, port_is_open
 from local.stack import LocalStack, StackPorts, settings_from
 
@@ -44,9 +47,42 @@ def run_all(ingress_url: str, http_api_urls: Mapping[str, str]) -> bool:
     return all(passed)
 
 
+def running_stack_problem(ports: StackPorts) -> str | None:
+    """What is wrong with whatever holds the usual ports, or None if it answers as a local stack should.
+
+    An open port proves little: an orphaned restate-server of a crashed stack holds it too, without
+    the Lambda runtime behind it, and every demo would then wait for answers that never come.
+    """
+    admin_url, ingress_url = f"http://127.0.0.1:{ports.admin}", f"http://127.0.0.1:{ports.ingress}"
+    try:
+        RestateAdmin(admin_url, request_timeout=5).wait_until_healthy(timeout=5)
+        with httpx.Client(timeout=5) as client:
+            client.get(f"{ingress_url}/restate/health").raise_for_status()
+            missing = [
+                service
+                for pattern in PATTERNS
+                for service in pattern.services
+                if client.get(f"{admin_url}/services/{service}").status_code != 200
+            ]
+            # The Lambda runtime must answer too: an unknown function is its own 404, a dead runtime no answer.
+            client.post(f"http://127.0.0.1:{ports.lambda_runtime}/2015-03-31/functions/probe/invocations", json={})
+    except (AdminApiUnreachable, httpx.HTTPError) as problem:
+        return str(problem)
+    return f"it serves no {', '.join(missing)}" if missing else None
+
+
 def main() -> None:
     ports = StackPorts()
-    if port_is_open(ports.admin) and port_is_open(ports.ingress):
+    if port_is_open(ports.admin) or port_is_open(ports.ingress):
+        problem = running_stack_problem(ports)
+        if problem is not None:
+            print(
+                f"Ports {ports.ingress} and {ports.admin} are taken, but no working local stack answers there: "
+                f"{problem}.\nIf a `make dev` crashed, start it again (it stops what it left behind), or stop "
+                "whatever holds the ports; then run `make demo` again.",
+                file=sys.stderr,
+            )
+            sys.exit(1)
         print(f"Using the running stack at {DEFAULT_INGRESS_URL}", flush=True)
         # Only the first HTTP API has a fixed port (see StackPorts.http_api).
         api_urls = {api.name: f"http://127.0.0.1:{ports.http_api}" for api in HTTP_APIS[:1]}

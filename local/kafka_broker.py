@@ -28,7 +28,7 @@ from typing import IO
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from local.processes import log_text, port_is_open, stop_process
+from local.processes import log_text, port_is_open, start_guarded, stop_process
 
 logger = logging.getLogger(__name__)
 
@@ -183,13 +183,8 @@ class KafkaBroker:
         try:
             if not (self._kafka_log_dir / "meta.properties").is_file():
                 self._format_storage()
-            self.process = subprocess.Popen(
-                [*self._java_command(), "kafka.Kafka", str(self._config_file)],
-                stdin=subprocess.DEVNULL,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                cwd=self.data_dir,
-                start_new_session=True,
+            self.process = start_guarded(
+                [*self._java_command(), "kafka.Kafka", str(self._config_file)], log=self._log, cwd=self.data_dir
             )
         except BaseException:
             self._close_log()

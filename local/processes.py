@@ -7,7 +7,11 @@ import os
 import signal
 import socket
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
+
+from local.guard import guarded
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = PROJECT_ROOT / ".state"
@@ -27,18 +31,38 @@ def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
+def start_guarded(
+    command: list[str], *, log: IO[bytes], env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a server of the stack under :mod:`local.guard`, in a session of its own.
+
+    Its own session keeps the terminal's signals (Ctrl-C, a closed terminal) away from it: the stack
+    stops it in order. The guard ends it when the stack process is gone, however that happened.
+    """
+    return subprocess.Popen(
+        guarded(command),
+        stdin=subprocess.PIPE,  # held, never written: its end closing is what tells the guard
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=None if env is None else dict(env),
+        cwd=cwd,
+        start_new_session=True,
+    )
+
+
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
     """SIGTERM the process group, wait, then SIGKILL: nothing it started may outlive it."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    if process.stdin is not None:
+        process.stdin.close()
 
 
 def log_text(path: Path, start: int = 0, limit: int = 200_000) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from functions.registration.restate_admin import AdminApiUnreachable, RestateAdmin
-from local.processes import PROJECT_ROOT, port_is_open, stop_process, tail
+from local.processes import PROJECT_ROOT, port_is_open, start_guarded, stop_process, tail
 
 RESTATE_SERVER = PROJECT_ROOT / "node_modules" / ".bin" / "restate-server"
 INGRESS_REQUEST_SIZE_LIMIT = "4 MiB"
@@ -82,7 +82,7 @@ class RestateServer:
         (self.base_dir / "tmp").mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
-            self.process = subprocess.Popen(
+            self.process = start_guarded(
                 [
                     str(RESTATE_SERVER),
                     "--listen-mode",
@@ -94,9 +94,7 @@ class RestateServer:
                     "local",
                 ],
                 env=self.environment(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                log=log,
             )
         deadline = time.monotonic() + timeout
         try:

@@ -27,6 +27,7 @@ import contextlib
 import hashlib
 import os
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Iterable, Mapping
@@ -51,6 +52,7 @@ from local.lambda_runtime import FunctionSpec, LocalLambdaRuntime, spec_for_http
 from local.processes import PROJECT_ROOT, STATE_DIR, free_port
 from local.produce import ensure_topics
 from local.restate_server import RestatePorts, RestateServer
+from local.stack_record import StackRecord
 
 KAFKA_CLUSTER = "my-cluster"
 
@@ -122,6 +124,8 @@ class LocalStack:
         self.lambda_runtime: LocalLambdaRuntime | None = None
         self.restate: RestateServer | None = None
         self._started: list[object] = []
+        self.record = StackRecord(self.state_dir)
+        self._claimed = False
 
     @property
     def ingress_url(self) -> str:
@@ -148,8 +152,13 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        leftovers = self.record.claim()
+        self._claimed = True
+        if leftovers:
+            print(f"Stopped what an earlier stack on {self.state_dir} left running: {leftovers}", flush=True)
         try:
             self._start_parts()
+            self.record.save(self.server_pids())
             self.register()
         except BaseException:
             self.stop()
@@ -215,12 +224,20 @@ class LocalStack:
             admin.ensure_kafka_cluster(KAFKA_CLUSTER, {"bootstrap.servers": self.kafka_bootstrap})
             admin.reconcile_subscriptions(subscriptions)
 
+    def server_pids(self) -> list[int]:
+        """The servers running in processes of their own (each leads its process group)."""
+        processes = (getattr(part, "process", None) for part in self._started)
+        return [process.pid for process in processes if isinstance(process, subprocess.Popen)]
+
     def stop(self) -> None:
         """Stop what was started, newest first; safe to call twice."""
         while self._started:
             part = self._started.pop()
             with contextlib.suppress(Exception):
                 part.stop()  # type: ignore[attr-defined]
+        if self._claimed:
+            self.record.release()
+            self._claimed = False
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -276,6 +293,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the local Restate + Lambda stack in the foreground.")
     parser.add_argument("--state-dir", type=Path, default=STATE_DIR / "dev")
     parser.add_argument("--no-kafka", action="store_true", help="do not start Kafka")
+    parser.add_argument(
+        "--random-ports",
+        action="store_true",
+        help="free ports, not the usual ones (for tests)",
+    )
     args = parser.parse_args(argv)
 
     stop_requested = threading.Event()
@@ -283,10 +305,14 @@ def main(argv: list[str] | None = None) -> None:
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         stop_requested.set()
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    # SIGHUP: the terminal `make dev` runs in was closed. Stopping in order beats being killed mid-write.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(stop_signal, request_stop)
     stack = LocalStack(
-        state_dir=args.state_dir, with_kafka=not args.no_kafka, function_settings=settings_from(os.environ)
+        state_dir=args.state_dir,
+        ports=StackPorts.random() if args.random_ports else StackPorts(),
+        with_kafka=not args.no_kafka,
+        function_settings=settings_from(os.environ),
     )
     try:
         print("Starting the local stack (first run downloads the Kafka jars)...", flush=True)
