@@ -130,6 +130,17 @@ def test_broker_restart_mid_stream_loses_nothing_duplicates_nothing_keeps_order(
         expected = [f"{n:04d}" for n in range(index, 240, 10)]
         found = locations_of(kafka_stack, package, len(expected), timeout=120)
         assert [entry["timestamp"] for entry in found] == expected
+    # The broker is shared: every other subscription must consume again too before the next test relies on it.
+    user = f"after-restart-{unique}"
+    produce(kafka_stack.kafka_bootstrap, "social-media-posts", [(user, json.dumps({"content": "hi", "metadata": "m"}))])
+    wait_until(lambda: user_feed(kafka_stack, user), "UserFeed's subscription to consume again", timeout=120)
+
+
+def user_feed(stack, user: str) -> list[dict[str, Any]]:
+    response = httpx.post(f"{stack.ingress_url}/UserFeed/{user}/GetFeed", timeout=30)
+    response.raise_for_status()
+    posts: list[dict[str, Any]] = response.json()["posts"]
+    return posts
 
 
 def test_a_package_keeps_its_newest_locations_so_its_state_stays_bounded(kafka_stack, unique):
