@@ -10,10 +10,12 @@ printed with it.
 from __future__ import annotations
 
 import dataclasses
+import re
 import socket
 import uuid
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from types import CodeType, FunctionType
 
 import boto3
 import httpx
@@ -73,6 +75,77 @@ def pytest_runtest_makereport(
     report = yield
     setattr(item, f"report_{report.when}", report)
     return report
+
+
+STACK_STARTERS = frozenset({"LocalStack", "private_restate", "RestateServer"})
+"""Names whose use starts a restate-server: the local stack, or a Restate of a test's own."""
+STACK_COMMAND = "local.stack"
+"""``python -m local.stack``: `make dev`'s stack, started as a process of its own."""
+SYNTH_MODULES = re.compile(r"test_cdk_\w+\.py")
+"""Modules that synthesize the CDK app or build Lambda bundles: seconds each, too slow for `make unit`."""
+
+_starts_restate_verdicts: dict[FunctionType, bool] = {}
+
+
+def _constants(code: CodeType) -> Iterator[object]:
+    for constant in code.co_consts:
+        # A literal list of strings is compiled to one tuple constant.
+        yield from constant if isinstance(constant, tuple | frozenset) else (constant,)
+
+
+def _helpers_of_the_tests(value: object) -> list[FunctionType]:
+    """The functions behind a name that the tests define themselves: a function, or a class's methods."""
+    if not str(getattr(value, "__module__", "")).startswith("tests."):
+        return []
+    if isinstance(value, FunctionType):
+        return [value]
+    if isinstance(value, type):
+        methods = (getattr(member, "__func__", member) for member in vars(value).values())
+        return [method for method in methods if isinstance(method, FunctionType)]
+    return []
+
+
+def _starts_restate(function: FunctionType) -> bool:
+    """Whether calling ``function`` starts a restate-server, told from the names its code uses."""
+    if function not in _starts_restate_verdicts:
+        _starts_restate_verdicts[function] = False  # reached again through itself, a helper adds nothing
+        _starts_restate_verdicts[function] = _names_a_stack_starter(function)
+    return _starts_restate_verdicts[function]
+
+
+def _names_a_stack_starter(function: FunctionType) -> bool:
+    """Follows the functions nested in ``function`` and the helpers of the tests it names (a fixture
+    calling ``_start_stack``, a test constructing a ``StackProcess``), but nothing of the project's own."""
+    pending = [function.__code__]
+    while pending:
+        code = pending.pop()
+        if STACK_STARTERS.intersection(code.co_names) or STACK_COMMAND in _constants(code):
+            return True
+        named = (function.__globals__.get(name) for name in code.co_names)
+        if any(_starts_restate(helper) for value in named for helper in _helpers_of_the_tests(value)):
+            return True
+        pending.extend(constant for constant in code.co_consts if isinstance(constant, CodeType))
+    return False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks what `make unit` leaves out: ``stack`` for tests that start Restate, ``synth`` for CDK work.
+
+    Told from the code, so that test modules carry no markers of their own and a new test is sorted
+    the moment it is written: ``stack`` if the test, or any fixture it reaches (``item.fixturenames``
+    holds them all, directly taken or not), starts a restate-server.
+    """
+    for item in items:
+        if not isinstance(item, pytest.Function):
+            continue
+        definitions = item._fixtureinfo.name2fixturedefs  # the only place pytest keeps an item's fixture functions
+        fixtures = [fixture.func for name in item.fixturenames for fixture in definitions.get(name, ())]
+        if any(
+            _starts_restate(function) for function in (item.function, *fixtures) if isinstance(function, FunctionType)
+        ):
+            item.add_marker(pytest.mark.stack)
+        if SYNTH_MODULES.fullmatch(item.path.name):
+            item.add_marker(pytest.mark.synth)
 
 
 def _failed(request: pytest.FixtureRequest) -> bool:
