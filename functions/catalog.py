@@ -191,6 +191,9 @@ PATTERNS: tuple[Pattern, ...] = (
                 ),
             ),
         ),
+        # Its code is built on S3 and SES calls (presigned URLs among them): it ships the boto3 it was
+        # tested with rather than the runtime's.
+        requirements="data_upload/requirements.txt",
     ),
     Pattern(
         name="webhook_callbacks",

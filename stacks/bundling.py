@@ -8,6 +8,12 @@ plus its part of the ``functions`` package: the package root, ``common/`` and it
 holds only what its Lambda runs (demo scenarios and command-line clients live in ``local/``). An
 HTTP API also gets the patterns' runtime modules its handler imports, found by following its imports.
 
+boto3 is not among the shared requirements: Lambda's Python runtime has it, the patterns that read
+a secret make one call with it, and its 18 MB (zipped) made up most of every bundle. A pattern whose
+own code is built on AWS APIs (data_upload) pins it in its own requirements file. Native libraries
+lose their debug symbols (``llvm-strip --strip-unneeded``, which handles a foreign architecture's ELF
+files where binutils' ``strip`` handles only the host's; skipped, with a note, where it is missing).
+
 Most functions share one requirements file, so each file is installed once per target into
 ``.state/bundles/`` (keyed by the content of the file and of the files it includes) and hard-linked
 into each bundle; the asset hash covers exactly a bundle's inputs, so a deploy publishes a new
@@ -244,9 +250,24 @@ def _link_tree(source: Path, destination: Path) -> None:
     shutil.copytree(source, destination, copy_function=link_or_copy, dirs_exist_ok=True)
 
 
+def strip_native_libraries(folder: Path) -> bool:
+    """Remove debug symbols from the shared libraries under ``folder``; False if no tool for it is installed."""
+    strip = shutil.which("llvm-strip")
+    if strip is None:
+        return False
+    libraries = sorted(str(path) for path in folder.rglob("*.so*") if path.is_file())
+    if libraries:
+        # --strip-unneeded keeps the dynamic symbols (PyInit_<module>) that Python imports extensions by.
+        subprocess.run([strip, "--strip-unneeded", *libraries], check=True, capture_output=True)
+    return True
+
+
 def installed_dependencies(target: Target, requirements: Path = REQUIREMENTS, cache: Path = DEPENDENCY_CACHE) -> Path:
     """A folder with ``requirements`` installed for ``target``, reused while the requirements are unchanged."""
-    key = content_hash(requirement_files(requirements), target.architecture, target.python_version)[:16]
+    stripped = shutil.which("llvm-strip") is not None
+    key = content_hash(
+        requirement_files(requirements), target.architecture, target.python_version, f"stripped={stripped}"
+    )[:16]
     folder = cache / f"deps-{target.architecture}-py{target.python_version}-{key}"
     if folder.is_dir():
         return folder
@@ -261,6 +282,8 @@ def installed_dependencies(target: Target, requirements: Path = REQUIREMENTS, ca
             raise RuntimeError(
                 f"pip could not install {requirements} for {target}: {result.stderr.strip() or result.stdout.strip()}"
             )
+        if not strip_native_libraries(staging):
+            print("note: llvm-strip is not installed; native libraries keep their debug symbols", file=sys.stderr)
         try:
             staging.rename(folder)
         except OSError:

@@ -20,12 +20,12 @@ import boto3
 import httpx
 import pytest
 
-from functions.catalog import http_api_named, pattern_named
+from functions.catalog import HTTP_APIS, PATTERNS, HttpApi, Pattern, http_api_named, pattern_named
 from functions.registration.custom_resource import handler
 from local.function_url import function_url_event
 from local.lambda_runtime import FunctionSpec
 from local.stack import LocalStack
-from stacks.bundling import bundle_http_api, bundle_pattern, host_target
+from stacks.bundling import bundle_http_api, bundle_pattern, host_target, requirement_files, requirements_file
 from tests.cdk_support import PrivateRestate, cfn_event, lambda_context, private_restate
 
 PATTERN = pattern_named("durable_rpc")
@@ -150,3 +150,19 @@ def test_a_bundle_carries_no_demo_no_client_and_nothing_of_the_local_stack(built
     code = [path.relative_to(bundle) for path in (bundle / "functions").rglob("*.py")]
     assert code and not [path.as_posix() for path in code if path.name in ("demo.py", "client.py")]
     assert not [folder for folder in ("local", "stacks") if (bundle / folder).exists()]
+
+
+def test_only_a_pattern_built_on_aws_calls_ships_boto3_the_others_use_the_runtimes(bundle):
+    # The bundle above is durable_rpc's, built from the shared requirements, which leave boto3 to Lambda's runtime.
+    assert not [name for name in ("boto3", "botocore", "s3transfer") if (bundle / name).exists()]
+    entries: list[Pattern | HttpApi] = [*PATTERNS, *HTTP_APIS]
+    shipping_boto3 = {
+        entry.name
+        for entry in entries
+        if any(
+            line.startswith("boto3==")
+            for path in requirement_files(requirements_file(entry))
+            for line in path.read_text().splitlines()
+        )
+    }
+    assert shipping_boto3 == {"data_upload"}
