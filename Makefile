@@ -9,9 +9,10 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export AWS_EC2_METADATA_DISABLED := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install dev demo test unit lint bench clean synth deploy api-docs
+.PHONY: help install dev demo test unit lint bench clean distclean synth deploy api-docs
 
 help:
+	@echo "make install install what the rest needs: .venv/, node_modules/, Kafka's jars and the bundles' wheels in .state/"
 	@echo "make demo    run every pattern's demo scenario (starts a local stack if none is running)"
 	@echo "make test    run the test suite (starts its own stacks on random ports)"
 	@echo "make unit    the tests that start no stack and synthesize nothing, in seconds (make test runs them too)"
@@ -21,7 +22,8 @@ help:
 	@echo "make bench   speed and memory benchmarks of the local Lambda path"
 	@echo "make synth   synthesize the CDK app into cdk.out/ (offline, no AWS credentials needed)"
 	@echo "make deploy  deploy every pattern (registered with Restate) and the front door to AWS Lambda (PATTERN=<name> for one)"
-	@echo "make clean   remove the local state (.state/) and build output"
+	@echo "make clean   remove the local state (.state/: stacks' data and logs) and build output; keeps the downloads"
+	@echo "make distclean  make clean, and remove the downloads in .state/ too (Kafka's jars, the bundles' wheels)"
 
 # Every function's requirements file (functions/<name>/requirements.txt besides the shared one) feeds the venv.
 $(VENV)/.installed: requirements.txt requirements-dev.txt functions/requirements.txt $(wildcard functions/*/requirements.txt)
@@ -64,8 +66,9 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
 
+# ARGS=--quick: fewer calls and events, shorter pattern waits (results in .state/bench/results.json either way).
 bench: install
-	$(PY) -m local.bench
+	$(PY) -m local.bench $(ARGS)
 
 api-docs: install
 	$(PY) -m local.api_docs
@@ -80,7 +83,33 @@ synth: install
 
 # One catalog entry's stack, e.g. PATTERN=durable_rpc (the shared stack comes along) or PATTERN=front_door, or all of them.
 deploy: install
+	@$(PY) -c "$$CHECK_AWS_CREDENTIALS"
 	$(CDK) deploy $(if $(PATTERN),$(PATTERN),--all) $(CDK_ARGS)
 
+# Asked before the CDK, whose own message about missing credentials names neither the fix nor the README.
+define CHECK_AWS_CREDENTIALS
+import sys
+import boto3
+from botocore.config import Config
+quick = Config(connect_timeout=5, read_timeout=5, retries={"max_attempts": 1})
+try:
+    boto3.client("sts", config=quick).get_caller_identity()
+except Exception as problem:
+    sys.exit(
+        f"make deploy needs AWS credentials the CDK CLI can use; checking them failed: {problem}\n"
+        "Set them up as README.md says under 'Before you deploy': `aws configure` or AWS_PROFILE (or\n"
+        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), a region (AWS_REGION), and bootstrap the account\n"
+        "and region for CDK once: npx cdk bootstrap aws://<account>/<region>"
+    )
+endef
+export CHECK_AWS_CREDENTIALS
+
+# The downloads stay (Kafka's jars, the bundles' wheels): fetching them again takes minutes. distclean removes them.
+DOWNLOADS := kafka-jars bundles
+
 clean:
-	rm -rf $(STATE) cdk.out .pytest_cache .mypy_cache .ruff_cache
+	test ! -d $(STATE) || find $(STATE) -mindepth 1 -maxdepth 1 $(foreach name,$(DOWNLOADS),! -name $(name)) -exec rm -rf {} +
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+
+distclean: clean
+	rm -rf $(STATE)

@@ -3,7 +3,7 @@
 The CDK app builds one Lambda function per entry, registers it with Restate and wires its Kafka
 subscriptions; the local stack serves the same entries from the local Lambda runtime and
 registers them the same way. Adding a pattern is a folder in ``functions/`` plus one entry here;
-its settings, if it has any, are declared in the folder's ``settings.py`` (see :attr:`Pattern.settings_model`).
+its settings, if it has any, are declared in the folder's ``settings.py`` (see :func:`settings_model_of`).
 ``HTTP_APIS`` lists the functions that are no Restate deployment but HTTP APIs calling the ingress.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -83,6 +83,25 @@ class AwsAccess:
     """Why a resource needs a ``*`` (names only known at run time); required when one has one."""
 
 
+def settings_model_of(folder: str) -> type[PatternSettings] | None:
+    """``Settings`` in ``functions/<folder>/settings.py``, if the folder has that module.
+
+    Imported only when asked for, so that the catalog stays importable in a bundle that holds one
+    function's folder and no other's.
+    """
+    module = f"functions.{folder}.settings"
+    if importlib.util.find_spec(module) is None:
+        return None
+    model: type[PatternSettings] = importlib.import_module(module).Settings
+    return model
+
+
+def settings_of(folder: str) -> Mapping[str, str]:
+    """Every variable of the folder's settings model with its default; none without a model."""
+    model = settings_model_of(folder)
+    return model.environment_defaults() if model is not None else {}
+
+
 @dataclass(frozen=True)
 class Pattern:
     name: str
@@ -116,22 +135,13 @@ class Pattern:
 
     @property
     def settings_model(self) -> type[PatternSettings] | None:
-        """The model of the pattern's settings: ``Settings`` in its ``settings`` module, if it has one.
-
-        Imported only when asked for, so that the catalog stays importable in a bundle that holds one
-        pattern's folder and no other's.
-        """
-        module = f"functions.{self.name}.settings"
-        if importlib.util.find_spec(module) is None:
-            return None
-        model: type[PatternSettings] = importlib.import_module(module).Settings
-        return model
+        """The model of the pattern's settings: ``Settings`` in its ``settings`` module, if it has one."""
+        return settings_model_of(self.name)
 
     @property
     def settings(self) -> Mapping[str, str]:
         """Environment variables (with their defaults) the pattern reads; CDK and the local stack set them."""
-        model = self.settings_model
-        return model.environment_defaults() if model is not None else {}
+        return settings_of(self.name)
 
 
 PATTERNS: tuple[Pattern, ...] = (
@@ -241,8 +251,6 @@ class HttpApi:
     name: str
     """Folder in ``functions/``, Lambda function name, test module ``tests/test_<name>.py``."""
     title: str
-    settings: Mapping[str, str] = field(default_factory=dict)
-    """Tunable environment variables with their defaults, as for patterns."""
     timeout_seconds: int = 60
     """Lambda timeout: longer than the longest request (the API waits for Restate within it)."""
     memory_mb: int = 512
@@ -256,20 +264,22 @@ class HttpApi:
         """The Lambda handler string: every HTTP API exposes its Mangum ``handler`` from its ``api`` module."""
         return f"functions.{self.name}.api.handler"
 
+    @property
+    def settings_model(self) -> type[PatternSettings] | None:
+        """The model of the API's settings, as for patterns: ``Settings`` in its ``settings`` module."""
+        return settings_model_of(self.name)
+
+    @property
+    def settings(self) -> Mapping[str, str]:
+        """Tunable environment variables with their defaults, as for patterns."""
+        return settings_of(self.name)
+
 
 HTTP_APIS: tuple[HttpApi, ...] = (
     HttpApi(
         name="front_door",
         title="Front door: the clients' flows as one HTTP API",
         requirements="front_door/requirements.txt",
-        settings={
-            # How long POST /uploads waits for the URL before it has the URL emailed (a request may ask
-            # for another wait, up to FRONT_DOOR_MAX_UPLOAD_WAIT_SECONDS, which stays below the timeout).
-            "FRONT_DOOR_UPLOAD_WAIT_SECONDS": "5",
-            "FRONT_DOOR_MAX_UPLOAD_WAIT_SECONDS": "25",
-            # How long one call to the ingress may take before the API answers 504.
-            "FRONT_DOOR_CALL_TIMEOUT_SECONDS": "10",
-        },
     ),
 )
 

@@ -1,7 +1,7 @@
 """`make demo`: run every catalog pattern's demo scenario (``local/demos/<pattern>.py``), one PASS/FAIL line each.
 
 Then the same for each HTTP API of the catalog (the front door runs the durable-RPC and queue
-scenarios again, through its Function URL). Uses the stack already running on the contract's
+scenarios again, through its Function URL). Uses the stack already running on the usual
 ports (`make dev` in another terminal), or starts one for the duration of the demo.
 """
 

@@ -235,7 +235,9 @@ class Worker:
         self.process.wait()
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None:
-                stream.close()
+                # Closing flushes what was not written yet, into a pipe whose reader is dead.
+                with contextlib.suppress(BrokenPipeError):
+                    stream.close()
 
 
 class FunctionPool:

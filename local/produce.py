@@ -44,7 +44,7 @@ def produce(bootstrap: str, topic: str, records: Iterable[tuple[str, str]], time
 
 
 def ensure_topics(bootstrap: str, topics: Iterable[str], timeout: float = 30.0) -> None:
-    """Create the topics that do not exist yet (one partition, as the seed's single-partition broker).
+    """Create the topics that do not exist yet, with one partition each (one broker; order per key is kept).
 
     Subscriptions made before their topic exists would only notice it at the consumer's next
     metadata refresh; creating the topics first makes a fresh subscription start at once.

@@ -255,9 +255,9 @@ class LocalStack:
         front_door = self.function_urls.get("front_door")
         try_api = (
             f"""
-        curl {front_door.url}/products/1/reserve --json '{{"reservationId": "1"}}'
-        curl {front_door.url}/tasks --json '{{"id": "task-1", "description": "resize images", "delay": "10s"}}'
-        curl {front_door.url}/tasks/task-1"""
+        curl {front_door.url}/products/try-1/reserve --json '{{"reservationId": "try-1"}}'
+        curl {front_door.url}/tasks --json '{{"id": "try-task", "description": "resize images", "delay": "10s"}}'
+        curl {front_door.url}/tasks/try-task"""
             if front_door
             else ""
         )
@@ -274,7 +274,7 @@ Local Restate + Lambda stack is ready.
   Registered functions:
 {functions}
 
-  Try:  curl -X POST {self.ingress_url}/ProductService/1/Reserve -H 'idempotency-key: 1'{try_api}
+  Try:  curl -X POST {self.ingress_url}/ProductService/try-1/Reserve -H 'idempotency-key: try-1'{try_api}
 
 Ctrl-C stops everything.
 """

@@ -15,8 +15,8 @@ import boto3
 import httpx
 import pytest
 
-from functions.data_upload import service
-from functions.data_upload.service import OBJECT_KEY, bucket_name, uploaded_data
+from functions.data_upload import storage
+from functions.data_upload.storage import OBJECT_KEY, bucket_name, uploaded_data
 from local.aws_endpoint import LOCAL_CREDENTIALS
 from local.clients.data_upload import main as client_main
 from local.clients.data_upload import upload_data
@@ -172,12 +172,12 @@ def test_the_upload_step_creates_its_bucket_again_if_it_was_deleted_after_the_bu
     # The step itself is called here, against the stack's S3, so that the deletion lands between the two steps.
     for name, value in {**stack.aws.function_environment(), "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(name, value)
-    service.s3_client.cache_clear()
+    storage.s3_client.cache_clear()
     bucket = bucket_name(f"deleted-{unique}")
-    service.create_bucket(bucket)
+    storage.create_bucket(bucket)
     s3(stack).delete_bucket(Bucket=bucket)
 
-    service.upload_data(bucket, f"deleted-{unique}", seconds=0)
+    storage.upload_data(bucket, f"deleted-{unique}", seconds=0)
 
     assert object_keys(stack, bucket) == [OBJECT_KEY]
-    service.s3_client.cache_clear()
+    storage.s3_client.cache_clear()

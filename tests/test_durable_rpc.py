@@ -8,7 +8,7 @@ from local.clients.durable_rpc import main as client_main
 from local.clients.durable_rpc import reserve_product
 
 
-def test_seed_scenario_true_false_true(stack, unique):
+def test_the_example_scenario_true_false_true(stack, unique):
     product = f"product-{unique}"
     answers = [
         reserve_product(stack.ingress_url, product, f"{unique}-1"),

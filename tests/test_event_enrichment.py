@@ -49,7 +49,7 @@ def locations_of(stack, package: str, count: int, timeout: float = 30) -> list[d
     return found
 
 
-def test_seed_scenario_register_then_two_locations_from_kafka(kafka_stack, unique):
+def test_the_example_scenario_register_then_two_locations_from_kafka(kafka_stack, unique):
     package = f"package-{unique}"
     register(kafka_stack, package)
     produce(

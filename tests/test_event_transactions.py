@@ -27,7 +27,7 @@ def post(content: str) -> str:
     return json.dumps({"content": content, "metadata": "public"})
 
 
-def test_seed_posts_each_user_in_order_users_in_parallel(kafka_stack, unique):
+def test_the_example_posts_each_user_in_order_users_in_parallel(kafka_stack, unique):
     user1, user2 = f"userid1-{unique}", f"userid2-{unique}"
     produce(
         kafka_stack.kafka_bootstrap,

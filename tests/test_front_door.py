@@ -199,9 +199,10 @@ def test_the_api_key_comes_from_the_secret_when_one_is_configured(stack, unique,
         },
     )
     arn = secrets.create_secret(Name=f"restate-key-{unique}", SecretString=f"key-{unique}\n")["ARN"]
-    environment = {API_KEY_SECRET_VARIABLE: arn, API_KEY_VARIABLE: "ignored", "AWS_REGION": "us-east-1"}
-    assert api_key(environment) == f"key-{unique}"
+    # Secrets Manager is asked in the function's region, which Lambda sets in the process's environment.
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    assert api_key({API_KEY_SECRET_VARIABLE: arn, API_KEY_VARIABLE: "ignored"}) == f"key-{unique}"
     assert api_key({API_KEY_VARIABLE: "plain"}) == "plain"
     assert api_key({}) is None
     with pytest.raises(RuntimeError, match=API_KEY_SECRET_VARIABLE):
-        api_key({API_KEY_SECRET_VARIABLE: f"{arn}-missing", "AWS_REGION": "us-east-1"})
+        api_key({API_KEY_SECRET_VARIABLE: f"{arn}-missing"})

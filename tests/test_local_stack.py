@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from functions.catalog import PATTERNS, pattern_named
-from functions.data_upload.service import bucket_name, uploaded_data
+from functions.data_upload.storage import bucket_name, uploaded_data
 from functions.registration.restate_admin import RestateAdmin
 from local.aws_endpoint import LOCAL_CREDENTIALS
 from local.demo import running_stack_problem

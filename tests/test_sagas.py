@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
-from local.demos.sagas import ROLLED_BACK, SEED_REQUEST, book_trip, run_demo
+from local.demos.sagas import EXAMPLE_REQUEST, ROLLED_BACK, book_trip, run_demo
 from tests.conftest import TEST_SETTINGS
 
 CHARGE_MAX_ATTEMPTS = int(TEST_SETTINGS["BOOKING_CHARGE_MAX_ATTEMPTS"])
 
 
 def trip_request(unique: str, amount: int | str, card_number: str = "4111111111111111") -> dict[str, Any]:
-    request = copy.deepcopy(SEED_REQUEST)
+    request = copy.deepcopy(EXAMPLE_REQUEST)
     request["flights"]["flight_id"] = f"F-{unique}"
     request["car"]["pickup_location"] = f"Airport {unique}"
     request["payment_info"] = {"card_number": card_number, "amount": amount}
@@ -72,7 +72,7 @@ def workflow_invocation(admin, trip_id: str) -> dict[str, Any]:
     return row
 
 
-def test_the_seeds_1500_is_refused_and_compensated_in_reverse_order(stack, admin, unique):
+def test_the_examples_1500_is_refused_and_compensated_in_reverse_order(stack, admin, unique):
     trip = f"trip-{unique}"
     response = book_trip(stack.ingress_url, trip, trip_request(unique, 1500))
 

@@ -12,18 +12,18 @@ import pytest
 from moto import mock_aws
 from pydantic import Field
 
-from functions.catalog import PATTERNS
+from functions.catalog import HTTP_APIS, PATTERNS, HttpApi, Pattern
 from functions.common import secrets
 from functions.common.settings import (
     Names,
     PatternSettings,
     Probability,
     Seconds,
-    seconds_setting,
     secret_arn_variable,
     secret_setting,
 )
 from functions.data_upload.settings import Settings as DataUploadSettings
+from functions.front_door.settings import Settings as FrontDoorSettings
 
 
 class SomeSettings(PatternSettings):
@@ -74,13 +74,22 @@ def test_the_defaults_are_written_as_the_environment_carries_them():
     }
 
 
-@pytest.mark.parametrize("pattern", [p for p in PATTERNS if p.settings_model], ids=lambda pattern: pattern.name)
-def test_the_catalog_s_settings_are_the_model_s_defaults_and_read_back_as_them(pattern):
-    model = pattern.settings_model
+CATALOG_ENTRIES: list[Pattern | HttpApi] = [*PATTERNS, *HTTP_APIS]
+
+
+@pytest.mark.parametrize(
+    "entry", [entry for entry in CATALOG_ENTRIES if entry.settings_model], ids=lambda entry: entry.name
+)
+def test_the_catalog_s_settings_are_the_model_s_defaults_and_read_back_as_them(entry):
+    model = entry.settings_model
     assert model is not None
-    assert dict(pattern.settings) == model.environment_defaults()
-    assert tuple(pattern.settings) == model.variables()
-    assert model.from_environment(pattern.settings) == model.from_environment({})
+    assert dict(entry.settings) == model.environment_defaults()
+    assert tuple(entry.settings) == model.variables()
+    assert model.from_environment(entry.settings) == model.from_environment({})
+
+
+def test_the_front_door_s_settings_come_from_its_model():
+    assert [api.settings_model for api in HTTP_APIS if api.name == "front_door"] == [FrontDoorSettings]
 
 
 def test_a_setting_across_variables_is_checked_at_cold_start_too():
@@ -88,14 +97,10 @@ def test_a_setting_across_variables_is_checked_at_cold_start_too():
         DataUploadSettings.from_environment({"UPLOAD_MIN_SECONDS": "4", "UPLOAD_MAX_SECONDS": "1"})
 
 
-def test_a_duration_outside_a_model_is_read_and_checked_the_same_way(monkeypatch):
-    monkeypatch.setenv("SOME_SECONDS", "")
-    assert seconds_setting("SOME_SECONDS", 5) == timedelta(seconds=5)
-    monkeypatch.setenv("SOME_SECONDS", "0.25")
-    assert seconds_setting("SOME_SECONDS", 5) == timedelta(milliseconds=250)
-    monkeypatch.setenv("SOME_SECONDS", "-1")
-    with pytest.raises(ValueError, match=r"^SOME_SECONDS='-1' is not a valid setting: must not be negative"):
-        seconds_setting("SOME_SECONDS", 5)
+def test_an_upload_wait_above_the_longest_a_request_may_ask_for_fails_the_cold_start():
+    expected = r"FRONT_DOOR_UPLOAD_WAIT_SECONDS \(30\) is above FRONT_DOOR_MAX_UPLOAD_WAIT_SECONDS \(25\)"
+    with pytest.raises(ValueError, match=expected):
+        FrontDoorSettings.from_environment({"FRONT_DOOR_UPLOAD_WAIT_SECONDS": "30"})
 
 
 # --- secret settings: the value itself locally, a Secrets Manager secret on AWS ---------------------

@@ -139,7 +139,7 @@ def test_a_request_body_is_refused_with_400(ingress, unique):
     assert response.status_code == 400, response.text
 
 
-def test_demo_runs_the_seed_scenario(stack):
+def test_demo_runs_the_example_scenario(stack):
     assert "in order" in run_demo(stack.ingress_url)
 
 

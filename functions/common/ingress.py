@@ -1,54 +1,25 @@
-"""What the command-line clients share: where the Restate ingress is and how to authenticate.
+"""What every caller of the Restate ingress shares, a Lambda function or a command-line client.
 
-Locally the ingress is http://127.0.0.1:8080 with no token; for a deployed environment set
-``RESTATE_INGRESS_URL`` and ``RESTATE_AUTH_TOKEN`` (a Restate Cloud API key) or pass
-``--ingress`` / ``--token``.
+It ships in every bundle, and only the front door's has httpx: so httpx is named in type hints only.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import httpx
-
-from functions.common.restate_errors import restate_message
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_INGRESS_URL = "http://127.0.0.1:8080"
+"""The local stack's ingress: where a caller goes when nothing names another."""
 
 
-def add_ingress_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--ingress",
-        default=os.environ.get("RESTATE_INGRESS_URL", DEFAULT_INGRESS_URL),
-        help="Restate ingress URL (env RESTATE_INGRESS_URL, default %(default)s)",
-    )
-    parser.add_argument(
-        "--token",
-        default=os.environ.get("RESTATE_AUTH_TOKEN"),
-        help="bearer token for the ingress, e.g. a Restate Cloud API key (env RESTATE_AUTH_TOKEN)",
-    )
-
-
-def ingress_client(ingress_url: str, token: str | None = None, timeout: float = 60.0) -> httpx.Client:
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=ingress_url.rstrip("/"), headers=headers, timeout=timeout)
-
-
-class IngressError(Exception):
-    """The ingress refused the call; carries Restate's status and message."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        super().__init__(f"HTTP {response.status_code}: {restate_message(response.text)}")
-        self.status_code = response.status_code
-
-
-def checked(response: httpx.Response, refusal: Callable[[httpx.Response], Exception] = IngressError) -> httpx.Response:
+def checked(response: httpx.Response, refusal: Callable[[httpx.Response], Exception]) -> httpx.Response:
     """``response``, unless the ingress refused the call: then ``refusal(response)`` is raised.
 
-    A caller that answers refusals its own way (an HTTP API mapping Restate's statuses to its own)
-    passes its ``refusal``; the command-line clients keep :class:`IngressError`.
+    Each caller words a refusal its own way: the front door maps Restate's statuses to answers of
+    its API, the command-line clients report Restate's status and message.
     """
     if response.is_error:
         raise refusal(response)

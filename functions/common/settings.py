@@ -1,6 +1,6 @@
 """Pattern settings: environment variables with defaults, set by CDK on AWS and by the local stack.
 
-A pattern with settings declares them once, as a :class:`PatternSettings` model in
+A pattern (or HTTP API) with settings declares them once, as a :class:`PatternSettings` model in
 ``functions/<pattern>/settings.py``: each field is one variable (its alias), with its default and
 its constraints. The catalog lists the variables and their defaults from that model, so the CDK app
 and the local stack set exactly what the pattern reads, and the pattern reads them with
@@ -24,7 +24,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    TypeAdapter,
     ValidationError,
 )
 
@@ -84,7 +83,7 @@ def describe_setting_errors(error: ValidationError, given: Mapping[str, str]) ->
 
 
 class PatternSettings(BaseModel):
-    """The settings of one pattern: each field an environment variable, named by the field's alias."""
+    """The settings of one pattern (or HTTP API): each field an environment variable, named by the field's alias."""
 
     model_config = ConfigDict(frozen=True, validate_default=True, validate_by_alias=True, validate_by_name=False)
 
@@ -110,19 +109,6 @@ class PatternSettings(BaseModel):
         """Every variable with its default, written as the environment carries it."""
         defaults = cls.model_validate({}).model_dump(mode="json", by_alias=True)
         return {name: value if isinstance(value, str) else json.dumps(value) for name, value in defaults.items()}
-
-
-def seconds_setting(name: str, default: float) -> timedelta:
-    """One duration read on its own, for code whose settings have no model yet (the front door's)."""
-    raw = os.environ.get(name)
-    if not raw:
-        return timedelta(seconds=default)
-    given = {name: raw}
-    try:
-        seconds: timedelta = TypeAdapter(dict[str, Seconds]).validate_python(given)[name]
-    except ValidationError as error:
-        raise ValueError(describe_setting_errors(error, given)) from None
-    return seconds
 
 
 def secret_arn_variable(name: str) -> str:

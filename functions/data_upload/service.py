@@ -15,7 +15,8 @@ The client never has to choose up front: the upload keeps running durably whethe
 waits for it, and the promise hands the result to whoever asks, however late.
 
 Every AWS call is a journaled step (``ctx.run_typed``), so after a crash or a retry the workflow
-resumes after the last finished step instead of creating the bucket or uploading again. A second
+resumes after the last finished step instead of creating the bucket or uploading again. The calls
+themselves are in ``storage.py`` (S3) and ``mailer.py`` (SES). A second
 ``Run`` with the same upload id does not run at all: a workflow runs once per key. Sent again, it is
 answered ``PreviouslyAccepted`` and an attach returns the first run's URL; called again, it is
 refused with 409.
@@ -29,147 +30,23 @@ and cannot be suspended half-way. That is why the Lambda timeout must exceed the
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import logging
-import os
-import re
-import time
-from typing import Any
-
-import boto3
 import restate
-from botocore.config import Config
-from botocore.exceptions import ClientError
 from restate import TerminalError
 
 from functions.common.logs import pattern_logger
 from functions.common.validation import CHECKED_JSON, checked_input
 from functions.data_upload.email_address import EmailAddress
+from functions.data_upload.mailer import send_url_by_email
 from functions.data_upload.settings import Settings
+from functions.data_upload.storage import bucket_name, create_bucket, presigned_url, upload_data
 
 logger = pattern_logger(__name__)
-"""For handler code, which runs again on every replay: silent while replaying."""
-step_logger = logging.getLogger(f"{__name__}.steps")
-"""For step actions, which run only when the step really executes: every line is a real attempt."""
 
 SETTINGS = Settings.from_environment()
 UPLOAD_MIN_SECONDS = SETTINGS.upload_min_seconds.total_seconds()
 UPLOAD_MAX_SECONDS = SETTINGS.upload_max_seconds.total_seconds()
-EMAIL_SENDER = SETTINGS.email_sender
-BUCKET_PREFIX = SETTINGS.bucket_prefix
-
-REGION = os.environ.get("AWS_REGION")
-USES_LOCAL_AWS_ENDPOINT = bool(os.environ.get("AWS_ENDPOINT_URL"))
-"""True on the local stack and in tests, where boto3 talks to moto instead of AWS."""
 
 URL_PROMISE = "url"
-OBJECT_KEY = "data.txt"
-URL_EXPIRY_SECONDS = 24 * 3600
-"""A presigned URL also stops working when the credentials that signed it expire (Lambda role: hours)."""
-
-MAX_BUCKET_NAME_LENGTH = 63
-
-
-def bucket_name(upload_id: str, prefix: str = BUCKET_PREFIX) -> str:
-    """A valid S3 bucket name for this upload: readable where the id allows, unique through a digest.
-
-    S3 wants 3-63 lowercase letters, digits and hyphens; upload ids can be anything. The readable
-    part keeps what is safe of the id; the digest of the full id keeps ``Data_1`` and ``data-1`` apart.
-    """
-    digest = hashlib.sha256(upload_id.encode()).hexdigest()[:12]
-    readable = re.sub(r"[^a-z0-9]+", "-", upload_id.lower()).strip("-")
-    room = MAX_BUCKET_NAME_LENGTH - len(prefix) - len(digest) - 2
-    readable = readable[:room].strip("-")
-    return "-".join(part for part in (prefix, readable, digest) if part)
-
-
-# One boto3 client per execution environment: creating one costs tens of milliseconds, and a warm
-# Lambda serves many invocations. Created on first use, so importing this module needs no AWS setup.
-@functools.cache
-def s3_client() -> Any:
-    # SigV4: the only signature S3 accepts for presigned URLs in newer regions.
-    return boto3.client("s3", region_name=REGION, config=Config(signature_version="s3v4"))
-
-
-@functools.cache
-def ses_client() -> Any:
-    return boto3.client("ses", region_name=REGION)
-
-
-def create_bucket(bucket: str) -> None:
-    arguments: dict[str, Any] = {"Bucket": bucket}
-    if REGION and REGION != "us-east-1":
-        arguments["CreateBucketConfiguration"] = {"LocationConstraint": REGION}
-    try:
-        s3_client().create_bucket(**arguments)
-    except ClientError as error:
-        code = error.response["Error"]["Code"]
-        if code == "BucketAlreadyOwnedByYou":
-            return  # an earlier attempt of this step created it and crashed before it was journaled
-        if code == "BucketAlreadyExists":
-            # Retrying cannot help: another AWS account owns the name.
-            raise TerminalError(
-                f"bucket {bucket} belongs to another AWS account; choose another UPLOAD_BUCKET_PREFIX", status_code=409
-            ) from None
-        raise
-
-
-def upload_data(bucket: str, upload_id: str, seconds: float) -> None:
-    step_logger.info("Uploading the data of upload %s to bucket %s (takes %.1f s)", upload_id, bucket, seconds)
-    time.sleep(seconds)  # the transfer time of a real upload
-    upload = {
-        "Bucket": bucket,
-        "Key": OBJECT_KEY,
-        "Body": uploaded_data(upload_id).encode(),
-        "ContentType": "text/plain",
-    }
-    try:
-        s3_client().put_object(**upload)
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "NoSuchBucket":
-            raise
-        # The bucket this workflow created in an earlier step is gone (deleted meanwhile, by a person or a
-        # lifecycle rule): the journal cannot bring it back, so create it again rather than fail every retry.
-        step_logger.warning("Bucket %s is gone; creating it again for upload %s", bucket, upload_id)
-        create_bucket(bucket)
-        s3_client().put_object(**upload)
-
-
-def uploaded_data(upload_id: str) -> str:
-    return f"The data of upload {upload_id}\n"
-
-
-def presigned_url(bucket: str) -> str:
-    url: str = s3_client().generate_presigned_url(
-        "get_object", Params={"Bucket": bucket, "Key": OBJECT_KEY}, ExpiresIn=URL_EXPIRY_SECONDS
-    )
-    return url
-
-
-@functools.cache
-def ensure_sender_identity() -> None:
-    """Register the sender with the local AWS endpoint, which starts out knowing no identities.
-
-    On AWS the deployment owns the identity: verifying one takes a click on a mailed link or DNS
-    records, so a function must not request it on every cold start.
-    """
-    if USES_LOCAL_AWS_ENDPOINT:
-        ses_client().verify_email_identity(EmailAddress=EMAIL_SENDER)
-
-
-def send_url_by_email(recipient: str, upload_id: str, url: str) -> str:
-    ensure_sender_identity()
-    response = ses_client().send_email(
-        Source=EMAIL_SENDER,
-        Destination={"ToAddresses": [recipient]},
-        Message={
-            "Subject": {"Data": f"Your upload {upload_id} is ready"},
-            "Body": {"Text": {"Data": f"Download your data here (the link expires within 24 hours):\n{url}\n"}},
-        },
-    )
-    message_id: str = response["MessageId"]
-    return message_id
 
 
 data_upload_service = restate.Workflow("DataUploadService")

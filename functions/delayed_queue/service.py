@@ -16,12 +16,14 @@ Nothing here deals with queues or timers: they are Restate's job.
 from __future__ import annotations
 
 import restate
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from functions.common.validation import CHECKED_JSON, checked_input
 
 
 class Task(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     id: str = Field(min_length=1)
     description: str
 

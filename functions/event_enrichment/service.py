@@ -21,7 +21,7 @@ the next records, for this key and all others.
 from __future__ import annotations
 
 import restate
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from functions.common.logs import pattern_logger
 from functions.common.validation import CHECKED_JSON, checked_input
@@ -34,10 +34,14 @@ MAX_LOCATIONS = Settings.from_environment().max_locations
 
 
 class PackageRegistration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     final_destination: str = Field(alias="finalDestination", min_length=1)
 
 
 class LocationUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     timestamp: str = Field(min_length=1, max_length=100)
     location: str = Field(min_length=1, max_length=300)
 

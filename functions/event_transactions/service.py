@@ -25,14 +25,14 @@ pending for a random number of polls between ``MODERATION_MIN_PENDING_POLLS`` an
 from __future__ import annotations
 
 import time
-import uuid
 
 import restate
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from functions.common.logs import pattern_logger
 from functions.common.validation import CHECKED_JSON, checked_input
 from functions.event_transactions.settings import Settings
+from functions.event_transactions.social_backend import create_post, moderation_status
 
 logger = pattern_logger(__name__)
 
@@ -47,13 +47,10 @@ FEED = "feed"
 
 
 class SocialMediaPost(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     content: str = Field(max_length=MAX_CONTENT_CHARACTERS)
     metadata: str
-
-
-class CreatedPost(BaseModel):
-    post_id: str
-    created_at: float
 
 
 class FeedEntry(BaseModel):
@@ -77,7 +74,7 @@ user_feed = restate.VirtualObject("UserFeed")
 async def process_post(ctx: restate.ObjectContext, post: SocialMediaPost) -> FeedEntry:
     user_id = ctx.key()
 
-    created = await ctx.run_typed("create post", create_post, user_id=user_id, post=post)
+    created = await ctx.run_typed("create post", create_post, user_id=user_id, content=post.content)
     post_id = created.post_id
     # The simulated moderation service decides now how long it will stay pending; drawing it from
     # the journal's random source keeps that decision stable across retries.
@@ -110,23 +107,8 @@ async def get_feed(ctx: restate.ObjectSharedContext) -> Feed:
     return await ctx.get(FEED, type_hint=Feed) or Feed()
 
 
-def create_post(user_id: str, post: SocialMediaPost) -> CreatedPost:
-    """Stands in for the social media backend's "create post" call."""
-    created = CreatedPost(post_id=str(uuid.uuid4()), created_at=time.time())
-    logger.info("Created post %s for user %s with content: %s", created.post_id, user_id, post.content)
-    return created
-
-
 def now() -> float:
     return time.time()
-
-
-def moderation_status(post_id: str, polls: int, pending_polls: int) -> str:
-    """Stands in for the moderation service: pending for its first ``pending_polls`` polls."""
-    status = "PENDING" if polls < pending_polls else "DONE"
-    if status == "DONE":
-        logger.info("Content moderation for post %s is done", post_id)
-    return status
 
 
 app = restate.app(services=[user_feed])

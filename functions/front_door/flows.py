@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 DEFAULT_UPLOAD_WAIT_SECONDS = 5.0
-"""How long a caller waits for an upload's URL before having it emailed (the contract's 5 s)."""
+"""How long a caller waits for an upload's URL before having it emailed (the front door's default too)."""
 
 DELAY_PATTERN = re.compile(r"^\d+(ms|s|m|h)$")
 DELAY_UNITS = {

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -28,6 +28,8 @@ import httpx
 from restate.client import Client
 from restate.client_types import HttpError
 
+from functions.common import restate_errors
+from functions.common.ingress import checked
 from functions.front_door.flows import Submission, UploadOutcome
 
 PRODUCT_SERVICE = "ProductService"
@@ -60,13 +62,8 @@ def path_segment(value: str) -> str:
 
 
 def restate_message(body: str | None) -> str:
-    """Restate's own words from an error body (``{"code": ..., "message": ...}``), else the body."""
-    text = body or ""
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return text[:500] or "(no message)"
-    return str(parsed.get("message", text)) if isinstance(parsed, dict) else text[:500]
+    """Restate's own words from an error body, short enough to pass on to the API's caller."""
+    return restate_errors.restate_message(body or "")[:500] or "(no message)"
 
 
 def refused(status: int, body: str | None, target: str) -> RestateProblem:
@@ -83,10 +80,9 @@ def refused(status: int, body: str | None, target: str) -> RestateProblem:
     return RestateProblem(status, message)
 
 
-def checked(response: httpx.Response, target: str) -> httpx.Response:
-    if response.is_error:
-        raise refused(response.status_code, response.text, target)
-    return response
+def refusal_of(target: str) -> Callable[[httpx.Response], RestateProblem]:
+    """How :func:`functions.common.ingress.checked` words a refusal of a call of ``target``."""
+    return lambda response: refused(response.status_code, response.text, target)
 
 
 class RestateGateway:
@@ -152,7 +148,7 @@ class RestateGateway:
                 headers={"idempotency-key": task_id},
                 json={"id": task_id, "description": description},
             )
-        answer = checked(response, target).json()
+        answer = checked(response, refusal_of(target)).json()
         return Submission(invocation_id=answer["invocationId"], status=answer["status"])
 
     async def task_state(self, task_id: str) -> TaskState | None:
@@ -164,7 +160,7 @@ class RestateGateway:
             return None
         if response.status_code == OUTPUT_NOT_READY:
             return TaskState(done=False)
-        return TaskState(done=True, result=checked(response, target).json())
+        return TaskState(done=True, result=checked(response, refusal_of(target)).json())
 
     async def upload(self, upload_id: str, email: str, wait_seconds: float) -> UploadOutcome:
         """Start (or find) the upload, wait up to ``wait_seconds`` for its URL, else have it emailed."""
@@ -172,7 +168,7 @@ class RestateGateway:
         target = f"{UPLOAD_WORKFLOW}/Run"
         async with self._asking(target):
             # httpx, not the SDK: `PreviouslyAccepted` tells the user this id was used before.
-            submission = checked(await self._http.post(f"{workflow}/Run/send"), target).json()
+            submission = checked(await self._http.post(f"{workflow}/Run/send"), refusal_of(target)).json()
             url = await self._attach_within(f"/restate/workflow{workflow}/attach", wait_seconds, target)
         already_started = submission["status"] == "PreviouslyAccepted"
         if url is not None:
@@ -206,5 +202,5 @@ class RestateGateway:
             response = await self._http.get(attach_path, timeout=timeout)
         except httpx.ReadTimeout:
             return None
-        url: str = checked(response, target).json()
+        url: str = checked(response, refusal_of(target)).json()
         return url

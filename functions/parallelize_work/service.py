@@ -16,28 +16,21 @@ the task takes about as long as its slowest subtask, not as long as all of them 
 Restate journals every call and its result. If Run's Lambda fails after the subtasks started,
 the retry does not start them again: it finds them in the journal and waits for their results.
 A subtask that fails with an ordinary exception is retried on its own; the others are not redone.
+The work itself is simulated in ``subtask_work.py``.
 """
 
 from __future__ import annotations
-
-import logging
-import os
-import time
 
 import restate
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions.common.validation import CHECKED_JSON, checked_input
-from functions.parallelize_work.faults import fail_if_flaky
-from functions.parallelize_work.settings import Settings
-
-SUBTASK_TIME = Settings.from_environment().subtask_time
-
-# The work runs only once per attempt (never on replay), so a plain logger shows each line once.
-logger = logging.getLogger(__name__)
+from functions.parallelize_work.subtask_work import do_subtask_work
 
 
 class Task(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     description: str
     """Comma-separated subtask names, e.g. ``"a,b,c"``."""
 
@@ -57,7 +50,7 @@ class Task(BaseModel):
 
 
 class SubTask(BaseModel):
-    model_config = ConfigDict(str_strip_whitespace=True)
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
     description: str = Field(min_length=1)
 
@@ -91,15 +84,6 @@ async def run_subtask(ctx: restate.Context, subtask: SubTask) -> SubTaskResult:
         "work on subtask", do_subtask_work, subtask=subtask.description, invocation_id=ctx.request().id
     )
     return SubTaskResult(description=outcome)
-
-
-def do_subtask_work(subtask: str, invocation_id: str) -> str:
-    """Stands in for real work: keeps this execution environment busy for ``SUBTASK_TIME``."""
-    logger.info("Started subtask %r (worker pid %d)", subtask, os.getpid())
-    fail_if_flaky(subtask, invocation_id)
-    time.sleep(SUBTASK_TIME.total_seconds())
-    logger.info("Finished subtask %r (worker pid %d)", subtask, os.getpid())
-    return f"{subtask}: DONE"
 
 
 def aggregate(results: list[SubTaskResult]) -> TaskResult:

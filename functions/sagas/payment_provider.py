@@ -22,7 +22,7 @@ out (:class:`ProviderUnavailable`) instead of the answer. That is the failure an
 exists for: the caller cannot tell whether the request took effect, retries with the same key,
 and the provider answers without doing the work twice. The counts are kept in the ledger per
 payment id, so they hold across retries however the retries are spread over Lambda workers.
-Every other card number (e.g. the seed's ``4111111111111111``) never loses an answer.
+Every other card number (e.g. ``4111111111111111``, the card of the README's bookings) never loses an answer.
 
 What the provider does is logged, one line per request, with the payment id:
 ``Charged payment: <id> ...``, ``Payment refused: <id> ...``, ``Refunded payment: <id> ...``,

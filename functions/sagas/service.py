@@ -17,6 +17,9 @@ error, the workflow runs the list backwards and then ends with a terminal error 
       refund(payment id) -> CarRentals.Cancel(car) -> Flights.Cancel(flight)
       -> terminal error "Trip <id> was not booked: <why>. Undone: <what>"
 
+The airline and the car rental company (``travel_partners.py``) and the payment provider
+(``payment_provider.py``) are simulated beside this module.
+
 Restate makes this short: every step is journaled (an RPC or ``ctx.run``), so a retry replays
 finished steps from the journal instead of repeating them and rebuilds the same list of
 compensations, and once the compensations have started they run to the end, even across crashes.
@@ -45,51 +48,50 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
 import restate
-from pydantic import BaseModel, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
 from restate import RunOptions, TerminalError
 
 from functions.common.logs import pattern_logger
 from functions.common.validation import CHECKED_JSON, checked_input
 from functions.sagas import payment_provider
 from functions.sagas.settings import Settings
+from functions.sagas.travel_partners import (
+    BookingId,
+    CarRequest,
+    FlightRequest,
+    cancel_car,
+    cancel_flight,
+    car_rentals,
+    confirm_car,
+    confirm_flight,
+    flights,
+    reserve_car,
+    reserve_flight,
+)
 
 logger = pattern_logger(__name__)
-
 
 CHARGE_MAX_ATTEMPTS = Settings.from_environment().charge_max_attempts
 PAYMENT_REFUSED = 402
 
-NonEmpty = Annotated[str, Field(min_length=1)]
-
-
-class FlightRequest(BaseModel):
-    flight_id: NonEmpty
-    passenger_name: NonEmpty
-
-
-class CarRequest(BaseModel):
-    pickup_location: NonEmpty
-    rental_date: date
-
 
 class PaymentInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     card_number: Annotated[str, Field(pattern=r"^[0-9]{12,19}$")]
     amount: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2, allow_inf_nan=False)]
 
 
 class BookingRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     flights: FlightRequest
     car: CarRequest
     payment_info: PaymentInfo
-
-
-class BookingId(RootModel[NonEmpty]):
-    """The body of Confirm and Cancel: the booking id Reserve returned, as a JSON string."""
 
 
 class BookingSummary(BaseModel):
@@ -98,54 +100,6 @@ class BookingSummary(BaseModel):
     car_booking_id: str
     payment_id: str
     amount_charged: Decimal
-
-
-# --- The simulated airline and car rental company: two-phase reservations that only log. ---
-
-flights = restate.Service("Flights")
-
-
-@flights.handler("Reserve", input_serde=CHECKED_JSON)
-@checked_input
-async def reserve_flight(ctx: restate.Context, request: FlightRequest) -> str:
-    booking_id = str(ctx.uuid())
-    logger.info("Flight reserved: %s (flight %s for %s)", booking_id, request.flight_id, request.passenger_name)
-    return booking_id
-
-
-@flights.handler("Confirm", input_serde=CHECKED_JSON)
-@checked_input
-async def confirm_flight(ctx: restate.Context, booking_id: BookingId) -> None:
-    logger.info("Flight confirmed: %s", booking_id.root)
-
-
-@flights.handler("Cancel", input_serde=CHECKED_JSON)
-@checked_input
-async def cancel_flight(ctx: restate.Context, booking_id: BookingId) -> None:
-    logger.info("Flight cancelled: %s", booking_id.root)
-
-
-car_rentals = restate.Service("CarRentals")
-
-
-@car_rentals.handler("Reserve", input_serde=CHECKED_JSON)
-@checked_input
-async def reserve_car(ctx: restate.Context, request: CarRequest) -> str:
-    booking_id = str(ctx.uuid())
-    logger.info("Car reserved: %s (at %s on %s)", booking_id, request.pickup_location, request.rental_date)
-    return booking_id
-
-
-@car_rentals.handler("Confirm", input_serde=CHECKED_JSON)
-@checked_input
-async def confirm_car(ctx: restate.Context, booking_id: BookingId) -> None:
-    logger.info("Car confirmed: %s", booking_id.root)
-
-
-@car_rentals.handler("Cancel", input_serde=CHECKED_JSON)
-@checked_input
-async def cancel_car(ctx: restate.Context, booking_id: BookingId) -> None:
-    logger.info("Car cancelled: %s", booking_id.root)
 
 
 # --- The payment steps: the provider's answers turned into Restate's terminal / transient errors. ---

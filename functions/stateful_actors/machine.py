@@ -3,12 +3,13 @@
 A transition takes ``MACHINE_TRANSITION_SECONDS`` (default 5) of durable sleep: the Lambda
 function suspends instead of waiting, and Restate wakes it up when the time is over.
 
-The machine crashes now and then in the middle of a transition, like the seed's: an ordinary
-exception, so Restate retries the invocation and replays its journal. ``MACHINE_CRASH_MODE``
+The machine crashes now and then in the middle of a transition, as in Restate's own examples of
+the pattern ("patterns-use-cases"): an ordinary exception, so Restate retries the invocation and
+replays its journal. ``MACHINE_CRASH_MODE``
 chooses how:
 
 * ``random`` (default): each attempt at a transition crashes with probability
-  ``MACHINE_CRASH_PROBABILITY`` (default 0.4, as in the seed); ``0`` turns crashes off. On
+  ``MACHINE_CRASH_PROBABILITY`` (default 0.4, as in those examples); ``0`` turns crashes off. On
   Lambda the attempt that resumes the handler after the sleep replays it from the start, so the
   crash can strike then too: the retry finds the sleep done in the journal and does not wait again.
 * ``once``: every transition crashes exactly the first time an execution environment runs it,

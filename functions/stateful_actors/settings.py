@@ -14,6 +14,6 @@ class Settings(PatternSettings):
     transition_time: Seconds = Field(timedelta(seconds=5), alias="MACHINE_TRANSITION_SECONDS")
     """The durable sleep of each transition."""
     crash_mode: Literal["random", "once"] = Field("random", alias="MACHINE_CRASH_MODE")
-    """``random``: each attempt at a transition crashes with ``MACHINE_CRASH_PROBABILITY`` (the seed's
-    flakiness); ``once``: every transition crashes once, then goes through (see machine.py)."""
+    """``random``: each attempt at a transition crashes with ``MACHINE_CRASH_PROBABILITY``; ``once``:
+    every transition crashes once, then goes through (see machine.py)."""
     crash_probability: Probability = Field(0.4, alias="MACHINE_CRASH_PROBABILITY")

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from datetime import timedelta
 
+SIGNATURE_HEADER = "Stripe-Signature"
 SIGNATURE_SCHEME = "v1"
 
 
@@ -31,6 +33,14 @@ def expected_signature(secret: str, body: bytes, timestamp: int) -> str:
 def signature_header(secret: str, body: bytes, timestamp: int) -> str:
     """The ``Stripe-Signature`` value Stripe would send for ``body`` signed at ``timestamp``."""
     return f"t={timestamp},{SIGNATURE_SCHEME}={expected_signature(secret, body, timestamp)}"
+
+
+def signature_header_of(headers: Mapping[str, str]) -> str | None:
+    """The request's ``Stripe-Signature``, whatever spelling of the name the proxies on the way chose."""
+    for name, value in headers.items():
+        if name.lower() == SIGNATURE_HEADER.lower():
+            return value
+    return None
 
 
 def parse_signature_header(header: str) -> tuple[int, list[str]]:

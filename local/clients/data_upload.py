@@ -15,9 +15,9 @@ from urllib.parse import quote
 
 import httpx
 
-from functions.common.ingress import IngressError, add_ingress_arguments, checked, ingress_client
 from functions.data_upload.email_address import looks_like_an_email_address
 from functions.front_door.flows import DEFAULT_UPLOAD_WAIT_SECONDS, UploadOutcome
+from local.clients import IngressError, add_ingress_arguments, checked, ingress_client
 
 
 def upload_data(

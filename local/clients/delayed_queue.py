@@ -15,8 +15,8 @@ import json
 import sys
 from typing import Any
 
-from functions.common.ingress import IngressError, add_ingress_arguments, checked, ingress_client
 from functions.front_door.flows import Submission, parse_delay
+from local.clients import IngressError, add_ingress_arguments, checked, ingress_client
 
 
 def submit_task(

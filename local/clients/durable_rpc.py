@@ -11,7 +11,7 @@ import argparse
 import sys
 from urllib.parse import quote
 
-from functions.common.ingress import IngressError, add_ingress_arguments, checked, ingress_client
+from local.clients import IngressError, add_ingress_arguments, checked, ingress_client
 
 
 def reserve_product(ingress_url: str, product_id: str, reservation_id: str, token: str | None = None) -> bool:

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 from urllib.parse import quote
 
-from functions.common.ingress import IngressError, add_ingress_arguments, checked, ingress_client
+from local.clients import IngressError, add_ingress_arguments, checked, ingress_client
 
 
 def register_package(ingress_url: str, package_id: str, destination: str, token: str | None = None) -> None:

@@ -11,7 +11,7 @@ import sys
 from typing import Any
 from urllib.parse import quote
 
-from functions.common.ingress import IngressError, add_ingress_arguments, checked, ingress_client
+from local.clients import IngressError, add_ingress_arguments, checked, ingress_client
 
 
 def user_feed(ingress_url: str, user_id: str, token: str | None = None) -> list[dict[str, Any]]:

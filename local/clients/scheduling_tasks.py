@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from functions.common.ingress import IngressError, add_ingress_arguments, checked, ingress_client
+from local.clients import IngressError, add_ingress_arguments, checked, ingress_client
 
 
 def payment_status(ingress_url: str, invoice_id: str, token: str | None = None) -> dict[str, Any]:

@@ -18,8 +18,8 @@ import time
 import uuid
 from typing import Any
 
-from functions.common.ingress import IngressError, add_ingress_arguments, checked, ingress_client
 from functions.webhook_callbacks.stripe_signature import signature_header
+from local.clients import IngressError, add_ingress_arguments, checked, ingress_client
 
 WEBHOOK_PATH = "/WebhookCallbackRouter/OnStripeEvent"
 

@@ -6,8 +6,8 @@ import uuid
 
 import httpx
 
-from functions.common.ingress import checked, ingress_client
 from functions.front_door.flows import DEFAULT_UPLOAD_WAIT_SECONDS
+from local.clients import checked, ingress_client
 from local.clients.data_upload import upload_data
 
 DEMO_EMAIL = "demo@example.com"

@@ -1,4 +1,4 @@
-"""The seed's demo scenario, as `make demo` runs it against a running stack."""
+"""The reservation scenario of `make demo`: reservations 1, 2, 1 of one product answer true, false, true."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The seed's scenario: register a package over HTTP, two locations from Kafka, read the joined info."""
+"""The package scenario of `make demo`: register over HTTP, two locations from Kafka, read the joined info."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Any
 
-from functions.common.ingress import IngressError
+from local.clients import IngressError
 from local.clients.event_enrichment import package_info, register_package
 from local.produce import DEFAULT_BOOTSTRAP, produce
 

@@ -1,4 +1,4 @@
-"""The seed's scenario: three posts of two users through Kafka; each user's in order, users in parallel."""
+"""The feed scenario of `make demo`: three posts of two users through Kafka; each user's in order, users in parallel."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from functions.common.ingress import checked, ingress_client
+from local.clients import checked, ingress_client
 
 
 def run_task(ingress_url: str, description: str, timeout: float = 120.0) -> str:

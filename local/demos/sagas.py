@@ -1,4 +1,4 @@
-"""The seed's demo scenario, as `make demo` runs it: a refused payment rolled back, then a booked trip."""
+"""The booking scenario, as `make demo` runs it: a refused payment rolled back, then a booked trip."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from urllib.parse import quote
 
 import httpx
 
-from functions.common.ingress import ingress_client
+from functions.common.restate_errors import restate_message
+from local.clients import ingress_client
 
-SEED_REQUEST: dict[str, Any] = {
+EXAMPLE_REQUEST: dict[str, Any] = {
     "flights": {"flight_id": "12345", "passenger_name": "John Doe"},
     "car": {"pickup_location": "Airport", "rental_date": "2024-12-16"},
     "payment_info": {"card_number": "4111111111111111", "amount": 1500},
 }
+"""The booking of Restate's own sagas example (Go, "patterns-use-cases"): 1500 is over the provider's limit."""
 
 ROLLED_BACK = re.compile(
     r"Undone: refunded payment (?P<payment>\S+), cancelled car booking (?P<car>\S+), "
@@ -32,7 +34,7 @@ def book_trip(ingress_url: str, trip_id: str, request: dict[str, Any], token: st
 
 
 def with_amount(amount: int) -> dict[str, Any]:
-    request = copy.deepcopy(SEED_REQUEST)
+    request = copy.deepcopy(EXAMPLE_REQUEST)
     request["payment_info"]["amount"] = amount
     return request
 
@@ -40,10 +42,10 @@ def with_amount(amount: int) -> dict[str, Any]:
 def run_demo(ingress_url: str) -> str:
     run = uuid.uuid4().hex[:8]
 
-    refused = book_trip(ingress_url, f"trip-{run}-1500", SEED_REQUEST)
+    refused = book_trip(ingress_url, f"trip-{run}-1500", EXAMPLE_REQUEST)
     if refused.status_code != 402:
         raise AssertionError(f"1500 should be refused with HTTP 402, got {refused.status_code}: {refused.text}")
-    message = refused.json().get("message", "")
+    message = restate_message(refused.text)
     if "over the limit of 1000" not in message or not ROLLED_BACK.search(message):
         raise AssertionError(f"expected a refusal undone by refund, car and flight cancellation, got: {message}")
 

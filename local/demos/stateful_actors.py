@@ -1,8 +1,9 @@
-"""The seed's scenario, as `make demo` runs it: five machine calls at once, answered per machine in order.
+"""The machine scenario, as `make demo` runs it: five machine calls at once, answered per machine in order.
 
 Each call is *sent* (``/send``) one after the other, so Restate has them queued per machine in the
-seed's order before any has finished, then the demo attaches to all five for their answers. With
-the default settings (5 s transitions, random crashes) this usually takes 10 to 30 seconds.
+order the pattern's README lists them before any has finished, then the demo attaches to all five
+for their answers. With the default settings (5 s transitions, random crashes) this usually takes
+10 to 30 seconds.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from functions.common.ingress import checked, ingress_client
+from local.clients import checked, ingress_client
 
 MachineCall = tuple[str, str]
 """(machine id, handler name)"""
