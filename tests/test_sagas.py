@@ -106,13 +106,10 @@ def test_1000_is_booked_and_confirmed(stack, unique):
     assert summary["trip_id"] == trip and summary["amount_charged"] == "1000"
     flight, car, payment = summary["flight_booking_id"], summary["car_booking_id"], summary["payment_id"]
     assert flight == flight_booking_of(stack, unique)
-    assert lines_about(stack, payment, car, flight) == [
-        f"Flight reserved: {flight}",
-        f"Car reserved: {car}",
-        f"Charged payment: {payment}",
-        f"Flight confirmed: {flight}",
-        f"Car confirmed: {car}",
-    ]
+    lines = lines_about(stack, payment, car, flight)
+    assert lines[:3] == [f"Flight reserved: {flight}", f"Car reserved: {car}", f"Charged payment: {payment}"]
+    # The two confirmations run at once (one invocation less), in either order.
+    assert sorted(lines[3:]) == sorted([f"Flight confirmed: {flight}", f"Car confirmed: {car}"])
     assert f"Trip {trip} booked" in sagas_log(stack)
 
 
@@ -123,7 +120,8 @@ def test_transient_charge_failures_are_retried_and_nothing_is_compensated(stack,
     assert response.status_code == 200, response.text
     summary = response.json()
     flight, car, payment = summary["flight_booking_id"], summary["car_booking_id"], summary["payment_id"]
-    assert lines_about(stack, payment, car, flight) == [
+    lines = lines_about(stack, payment, car, flight)
+    assert lines[:-2] == [
         f"Flight reserved: {flight}",
         f"Car reserved: {car}",
         # The charge step ran three times with the same payment id; the provider charged once.
@@ -132,9 +130,8 @@ def test_transient_charge_failures_are_retried_and_nothing_is_compensated(stack,
         f"Repeated charge of payment {payment}: already charged, nothing charged again",
         f"Lost the answer to charge request 2 of payment {payment}",
         f"Repeated charge of payment {payment}: already charged, nothing charged again",
-        f"Flight confirmed: {flight}",
-        f"Car confirmed: {car}",
     ]
+    assert sorted(lines[-2:]) == sorted([f"Flight confirmed: {flight}", f"Car confirmed: {car}"])
 
 
 def test_a_charge_that_never_answers_is_given_up_then_refunded_exactly_once(stack, unique):

@@ -6,8 +6,6 @@ import functools
 import os
 from typing import Any
 
-import boto3
-
 from functions.data_upload.settings import Settings
 
 EMAIL_SENDER = Settings.from_environment().email_sender
@@ -16,9 +14,11 @@ USES_LOCAL_AWS_ENDPOINT = bool(os.environ.get("AWS_ENDPOINT_URL"))
 """True on the local stack and in tests, where boto3 talks to moto instead of AWS."""
 
 
-# One client per execution environment, created on first use (see storage.s3_client).
+# One client per execution environment, created (and boto3 imported) on first use, as storage.s3_client.
 @functools.cache
 def ses_client() -> Any:
+    import boto3
+
     return boto3.client("ses", region_name=REGION)
 
 

@@ -15,9 +15,6 @@ import re
 import time
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
 from restate import TerminalError
 
 from functions.data_upload.settings import Settings
@@ -49,14 +46,21 @@ def bucket_name(upload_id: str, prefix: str = BUCKET_PREFIX) -> str:
 
 
 # One boto3 client per execution environment: creating one costs tens of milliseconds, and a warm
-# Lambda serves many invocations. Created on first use, so importing this module needs no AWS setup.
+# Lambda serves many invocations. Created on first use, and boto3 imported only then: importing it
+# takes longer than the rest of the function's cold start, which the Run handler's first steps
+# (before any AWS call) and every other handler should not pay.
 @functools.cache
 def s3_client() -> Any:
+    import boto3
+    from botocore.config import Config
+
     # SigV4: the only signature S3 accepts for presigned URLs in newer regions.
     return boto3.client("s3", region_name=REGION, config=Config(signature_version="s3v4"))
 
 
 def create_bucket(bucket: str) -> None:
+    from botocore.exceptions import ClientError
+
     arguments: dict[str, Any] = {"Bucket": bucket}
     if REGION and REGION != "us-east-1":
         arguments["CreateBucketConfiguration"] = {"LocationConstraint": REGION}
@@ -75,6 +79,8 @@ def create_bucket(bucket: str) -> None:
 
 
 def upload_data(bucket: str, upload_id: str, seconds: float) -> None:
+    from botocore.exceptions import ClientError
+
     logger.info("Uploading the data of upload %s to bucket %s (takes %.1f s)", upload_id, bucket, seconds)
     time.sleep(seconds)  # the transfer time of a real upload
     upload = {
