@@ -102,8 +102,24 @@ def settings_of(folder: str) -> Mapping[str, str]:
     return model.environment_defaults() if model is not None else {}
 
 
+class HasSettingsFolder:
+    """A catalog entry whose settings model lives in ``functions/<name>/settings.py``."""
+
+    name: str
+
+    @property
+    def settings_model(self) -> type[PatternSettings] | None:
+        """``Settings`` in the entry's ``settings`` module, if it has one."""
+        return settings_model_of(self.name)
+
+    @property
+    def settings(self) -> Mapping[str, str]:
+        """Environment variables (with their defaults) the function reads; CDK and the local stack set them."""
+        return settings_of(self.name)
+
+
 @dataclass(frozen=True)
-class Pattern:
+class Pattern(HasSettingsFolder):
     name: str
     """Folder in ``functions/``, Lambda function name, test module ``tests/test_<name>.py``."""
     title: str
@@ -132,16 +148,6 @@ class Pattern:
     def handler(self) -> str:
         """The Lambda handler string: every pattern exposes ``app`` from its ``service`` module."""
         return f"functions.{self.name}.service.app"
-
-    @property
-    def settings_model(self) -> type[PatternSettings] | None:
-        """The model of the pattern's settings: ``Settings`` in its ``settings`` module, if it has one."""
-        return settings_model_of(self.name)
-
-    @property
-    def settings(self) -> Mapping[str, str]:
-        """Environment variables (with their defaults) the pattern reads; CDK and the local stack set them."""
-        return settings_of(self.name)
 
 
 PATTERNS: tuple[Pattern, ...] = (
@@ -239,7 +245,7 @@ API_KEY_VARIABLE = "RESTATE_AUTH_TOKEN"
 
 
 @dataclass(frozen=True)
-class HttpApi:
+class HttpApi(HasSettingsFolder):
     """A plain HTTP API in front of the Restate ingress: one Lambda function behind a Function URL.
 
     Unlike a :class:`Pattern` it is no Restate deployment - it serves no services, nothing registers
@@ -263,16 +269,6 @@ class HttpApi:
     def handler(self) -> str:
         """The Lambda handler string: every HTTP API exposes its Mangum ``handler`` from its ``api`` module."""
         return f"functions.{self.name}.api.handler"
-
-    @property
-    def settings_model(self) -> type[PatternSettings] | None:
-        """The model of the API's settings, as for patterns: ``Settings`` in its ``settings`` module."""
-        return settings_model_of(self.name)
-
-    @property
-    def settings(self) -> Mapping[str, str]:
-        """Tunable environment variables with their defaults, as for patterns."""
-        return settings_of(self.name)
 
 
 HTTP_APIS: tuple[HttpApi, ...] = (
