@@ -19,7 +19,7 @@ help:
 	@echo "make dev     run the local stack in the foreground: Restate, Kafka, moto, local Lambda"
 	@echo "make lint    ruff + mypy"
 	@echo "make api-docs  write functions/API.md from the schemas the handlers publish"
-	@echo "make bench   speed and memory benchmarks of the local Lambda path"
+	@echo "make bench   the Lambda path against a long-running HTTP/2 endpoint, side by side: ratios, invocations, cost, sizes (ARGS=--quick)"
 	@echo "make synth   synthesize the CDK app into cdk.out/ (offline, no AWS credentials needed)"
 	@echo "make deploy  deploy every pattern (registered with Restate) and the front door to AWS Lambda (PATTERN=<name> for one)"
 	@echo "make clean   remove the local state (.state/: stacks' data and logs) and build output; keeps the downloads"

@@ -16,7 +16,9 @@ handler modules answer. What behaves like Lambda, because the patterns depend on
   shape (``X-Amz-Function-Error`` header, ``errorMessage`` / ``errorType`` body); an exception or a
   crash in the handler is reported the same way; an unknown function gets a 404
   ``ResourceNotFoundException``;
-* each function's output goes to ``<log dir>/<function>.log`` with START/END/REPORT lines;
+* each function's output goes to ``<log dir>/<function>.log`` with START/END/REPORT lines, the
+  REPORT line in Lambda's format (billed duration, memory size, peak memory, and the init duration
+  on an execution environment's first invocation), which `make bench` reads for invocations and cost;
 * versions: a function given at start serves any qualifier with its one code, but
   :meth:`LocalLambdaRuntime.publish_version` gives a function numbered versions of their own code,
   and :meth:`LocalLambdaRuntime.delete_function` deletes them all, so that the next version is 1
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import select
 import signal
@@ -149,6 +152,39 @@ def service_error(status: int, error_type: str, message: str) -> InvokeResult:
         body={"Type": "User", "message": message},
         headers={"x-amzn-ErrorType": error_type},
     )
+
+
+def billed_duration_ms(duration_ms: float, init_ms: float | None = None) -> int:
+    """Lambda bills every started millisecond, and since August 2025 a cold start's init phase too."""
+    return max(1, math.ceil(duration_ms + (init_ms or 0.0)))
+
+
+def report_line(
+    request_id: str, duration_ms: float, memory_mb: int, max_memory_used_mb: int, init_ms: float | None = None
+) -> str:
+    """Lambda's REPORT line; ``Init Duration`` only on an execution environment's first invocation."""
+    fields = [
+        f"REPORT RequestId: {request_id}",
+        f"Duration: {duration_ms:.2f} ms",
+        f"Billed Duration: {billed_duration_ms(duration_ms, init_ms)} ms",
+        f"Memory Size: {memory_mb} MB",
+        f"Max Memory Used: {max_memory_used_mb} MB",
+    ]
+    if init_ms is not None:
+        fields.append(f"Init Duration: {init_ms:.2f} ms")
+    return "\t".join(fields)
+
+
+def peak_memory_mb(pid: int) -> int:
+    """The process's peak resident set (Linux ``VmHWM``) in MB, as Lambda's "Max Memory Used"; 0 if unknown."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return math.ceil(int(line.split()[1]) / 1024)
+    return 0
 
 
 class WorkerDied(Exception):
@@ -293,16 +329,23 @@ class FunctionPool:
         worker.kill()
 
     def invoke(self, event: Any, arn: str, version: str) -> InvokeResult:
+        acquiring = time.monotonic()
         worker = self._acquire()
         if worker is None:
             return service_error(429, "TooManyRequestsException", "Rate Exceeded.")
         request_id = str(uuid.uuid4())
         started = time.monotonic()
+        init_ms: float | None = None
         self.log(f"START RequestId: {request_id} Version: {version}")
         healthy = False
         try:
             if not worker.ready:
-                init_error = worker.wait_ready(INIT_TIMEOUT_SECONDS)
+                try:
+                    init_error = worker.wait_ready(INIT_TIMEOUT_SECONDS)
+                finally:
+                    # Lambda reports the init phase apart from the invocation, from the process start on.
+                    started = time.monotonic()
+                    init_ms = (started - acquiring) * 1000
                 if init_error is not None:
                     return function_error(request_id, init_error)
             context = {
@@ -338,10 +381,12 @@ class FunctionPool:
                 request_id, {"errorMessage": f"RequestId: {request_id} Error: {died}", "errorType": "Runtime.ExitError"}
             )
         finally:
+            # Read before the worker is released: a killed one has no memory figures left.
+            max_memory_used_mb = peak_memory_mb(worker.process.pid)
             self._release(worker, healthy)
             elapsed_ms = (time.monotonic() - started) * 1000
             self.log(f"END RequestId: {request_id}")
-            self.log(f"REPORT RequestId: {request_id}\tDuration: {elapsed_ms:.2f} ms")
+            self.log(report_line(request_id, elapsed_ms, self.spec.memory_mb, max_memory_used_mb, init_ms))
 
     def close(self) -> None:
         with self._lock:

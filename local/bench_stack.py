@@ -1,0 +1,291 @@
+"""The two ways `make bench` serves the same handler modules, side by side in one run.
+
+* :class:`LambdaSide`: restate-server invoking the handlers through the local Lambda runtime, with
+  moto and Kafka, as `make dev` runs them. Built here rather than with :class:`local.stack.LocalStack`
+  because the bench needs per-function concurrency limits and versions it can retire to free memory.
+* :class:`Http2Side`: a second restate-server calling each module as a long-running endpoint,
+  hypercorn serving ``restate.app(...)`` as an ASGI app over HTTP/2 without TLS (h2c).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from functions.catalog import Pattern
+from functions.registration.restate_admin import RestateAdmin
+from local.aws_endpoint import LocalAwsEndpoint
+from local.bench_cpu import process_table, tree_cpu_seconds
+from local.bench_report import Report, parse_reports
+from local.kafka_broker import KafkaBroker, ensure_kafka_jars
+from local.lambda_runtime import FunctionSpec, InvokeResult, LocalLambdaRuntime, parse_function_reference
+from local.processes import PROJECT_ROOT, STATE_DIR, free_port, port_is_open, start_guarded, stop_process, tail
+from local.produce import ensure_topics
+from local.restate_server import RestatePorts, RestateServer
+from local.stack import KAFKA_CLUSTER, subscription_spec
+
+WARM_STEP = 20
+"""At most this many execution environments start at once while a pool is warmed: more at once, on two
+shared cores, can take longer than Lambda's 10 s init limit, and then fail instead of warming."""
+NO_LAMBDA_ENDPOINT = "http://127.0.0.1:1"
+"""The HTTP/2 side's restate-server invokes no Lambda function; nothing listens on port 1."""
+
+
+def pid_of(process: subprocess.Popen[bytes] | None) -> int:
+    return process.pid if process is not None else -1
+
+
+class RecordingLambdaRuntime(LocalLambdaRuntime):
+    """Keeps the first discovery and the first invocation each function gets, to replay on a fresh worker."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.first_events: dict[tuple[str, str], Any] = {}
+
+    def invoke(self, reference: str, event: Any) -> InvokeResult:
+        if isinstance(event, dict):
+            name, _ = parse_function_reference(reference)
+            kind = "discover" if str(event.get("path", "")).endswith("/discover") else "invoke"
+            self.first_events.setdefault((name, kind), event)
+        return super().invoke(reference, event)
+
+
+class ReportMeter:
+    """The REPORT lines written to a log folder since :meth:`mark`: the invocations of one stretch of the run."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self._offsets: dict[Path, int] = {}
+
+    def mark(self) -> None:
+        self._offsets = {path: path.stat().st_size for path in self.log_dir.glob("*.log")}
+
+    def reports(self, functions: Iterable[str] | None = None) -> list[Report]:
+        return [report for text in self._written(functions) for report in parse_reports(text.decode(errors="replace"))]
+
+    def count(self, functions: Iterable[str] | None = None) -> int:
+        """How many invocations ended since the mark; cheap enough to poll."""
+        return sum(text.count(b"REPORT RequestId: ") for text in self._written(functions))
+
+    def _written(self, functions: Iterable[str] | None) -> list[bytes]:
+        wanted = set(functions) if functions is not None else None
+        written = []
+        for path in sorted(self.log_dir.glob("*.log")):
+            if wanted is None or path.stem in wanted:
+                with path.open("rb") as log:
+                    log.seek(self._offsets.get(path, 0))
+                    written.append(log.read())
+        return written
+
+
+class LambdaSide:
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.aws = LocalAwsEndpoint(free_port(), state_dir / "aws")
+        self.kafka = KafkaBroker(
+            data_dir=state_dir / "kafka",
+            port=free_port(),
+            controller_port=free_port(),
+            log_file=state_dir / "logs" / "kafka.log",
+            jars_dir=ensure_kafka_jars(STATE_DIR / "kafka-jars"),
+        )
+        self.runtime = RecordingLambdaRuntime([], state_dir / "logs" / "lambda")
+        self.meter = ReportMeter(self.runtime.log_dir)
+        self.restate = RestateServer(
+            base_dir=state_dir / "restate",
+            ports=RestatePorts(ingress=free_port(), admin=free_port(), node=free_port()),
+            lambda_endpoint=self.runtime.url,
+            log_file=state_dir / "logs" / "restate-server.log",
+        )
+        self._started: list[Any] = []
+
+    @property
+    def function_environment(self) -> dict[str, str]:
+        return self.aws.function_environment()
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka.port}"
+
+    @property
+    def ingress_url(self) -> str:
+        return self.restate.ingress_url
+
+    def admin(self) -> RestateAdmin:
+        return self.restate.admin()
+
+    def start(self) -> LambdaSide:
+        try:
+            for part in (self.aws, self.kafka, self.runtime, self.restate):
+                part.start()
+                self._started.append(part)
+            self.admin().ensure_kafka_cluster(KAFKA_CLUSTER, {"bootstrap.servers": self.kafka_bootstrap})
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __enter__(self) -> LambdaSide:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def subscribe(self, patterns: Iterable[Pattern]) -> None:
+        """The patterns' Kafka subscriptions, as the local stack makes them (their functions deployed first)."""
+        subscriptions = [(pattern, sub) for pattern in patterns for sub in pattern.subscriptions]
+        ensure_topics(self.kafka_bootstrap, {sub.topic for _, sub in subscriptions})
+        self.admin().reconcile_subscriptions(subscription_spec(pattern, sub) for pattern, sub in subscriptions)
+
+    def deploy(self, spec: FunctionSpec) -> str:
+        """Publish ``spec`` as the next version of its function and register it: its services' latest deployment."""
+        arn = self.runtime.publish_version(spec)
+        self.admin().register_lambda(arn)
+        return arn
+
+    def retire(self, name: str) -> None:
+        """Stop every worker of every version of ``name``; Restate must not invoke it any more."""
+        self.runtime.delete_function(name)
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by restate-server, the runtime (this process's threads) and the workers."""
+        table = process_table()
+        bench = os.getpid()
+        workers = [
+            pid for pid, info in table.items() if info.parent == bench and b"local.lambda_worker" in info.command
+        ]
+        return {
+            "restate": tree_cpu_seconds(table, pid_of(self.restate.process)),
+            "runtime": table[bench].cpu_seconds,
+            "workers": sum(table[pid].cpu_seconds for pid in workers),
+        }
+
+    def wait_until_idle(self, timeout: float = 120.0) -> bool:
+        """True once Restate has no invocation left that is not completed (scheduled ones included)."""
+        deadline = time.monotonic() + timeout
+        admin = self.admin()
+        while time.monotonic() < deadline:
+            rows = admin.query("SELECT count(*) AS unfinished FROM sys_invocation WHERE status <> 'completed'")
+            if not rows or int(rows[0]["unfinished"]) == 0:
+                return True
+            time.sleep(0.2)
+        return False
+
+    def stop(self) -> None:
+        while self._started:
+            part = self._started.pop()
+            with contextlib.suppress(Exception):
+                part.stop()
+
+
+def endpoint_environment(settings: Mapping[str, str]) -> dict[str, str]:
+    """A long-running process's environment: nothing that would make ``restate.app`` build a Lambda handler."""
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AWS_LAMBDA_", "LAMBDA_")) and name != "AWS_EXECUTION_ENV"
+    }
+    return {**inherited, **settings, "PYTHONPATH": str(PROJECT_ROOT), "PYTHONUNBUFFERED": "1"}
+
+
+class HypercornEndpoint:
+    def __init__(self, application: str, environment: Mapping[str, str], log_file: Path) -> None:
+        self.application = application
+        self.environment = environment
+        self.log_file = log_file
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> HypercornEndpoint:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        bind = f"127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "hypercorn", self.application, "--bind", bind, "--log-level", "warning"]
+        with self.log_file.open("ab") as log:
+            self.process = start_guarded(command, log=log, env=self.environment, cwd=PROJECT_ROOT)
+        deadline = time.monotonic() + timeout
+        while not port_is_open(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"hypercorn {self.application} did not start:\n{tail(self.log_file)}")
+            time.sleep(0.1)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
+
+
+class Http2Side:
+    def __init__(self, state_dir: Path, patterns: Sequence[Pattern], settings: Mapping[str, str]) -> None:
+        self.restate = RestateServer(
+            base_dir=state_dir / "restate-http2",
+            ports=RestatePorts(ingress=free_port(), admin=free_port(), node=free_port()),
+            lambda_endpoint=NO_LAMBDA_ENDPOINT,
+            log_file=state_dir / "logs" / "restate-server-http2.log",
+        )
+        self.endpoints = [
+            HypercornEndpoint(
+                ":".join(pattern.handler.rsplit(".", 1)),
+                endpoint_environment({**pattern.settings, **settings}),
+                state_dir / "logs" / "hypercorn" / f"{pattern.name}.log",
+            )
+            for pattern in patterns
+        ]
+        self._started: list[Any] = []
+
+    @property
+    def ingress_url(self) -> str:
+        return self.restate.ingress_url
+
+    def start(self) -> Http2Side:
+        try:
+            self.restate.start()
+            self._started.append(self.restate)
+            for endpoint in self.endpoints:
+                endpoint.start()
+                self._started.append(endpoint)
+                # use_http_11 false: Restate talks HTTP/2 with prior knowledge, one bidirectional stream per invocation.
+                answer = httpx.post(
+                    f"{self.restate.admin_url}/deployments",
+                    json={"uri": endpoint.url, "use_http_11": False},
+                    timeout=60,
+                )
+                if answer.status_code >= 300:
+                    raise RuntimeError(f"registering {endpoint.url} failed: {answer.status_code} {answer.text}")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by restate-server and the hypercorn endpoints."""
+        table = process_table()
+        return {
+            "restate": tree_cpu_seconds(table, pid_of(self.restate.process)),
+            "hypercorn": sum(tree_cpu_seconds(table, pid_of(endpoint.process)) for endpoint in self.endpoints),
+        }
+
+    def __enter__(self) -> Http2Side:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        while self._started:
+            part = self._started.pop()
+            with contextlib.suppress(Exception):
+                part.stop()

@@ -1,0 +1,253 @@
+"""`make bench`'s arithmetic and bookkeeping, on fixtures: nothing here measures time or starts a stack."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from local.bench_bundles import function_assets, measure_bundle, synth_is_stale
+from local.bench_cpu import ProcessInfo, process_table, tree_cpu_seconds
+from local.bench_load import IngressConnection, SideResult, Throughput, round_by_round_ratio
+from local.bench_report import (
+    ARM64_USD_PER_GB_SECOND,
+    USD_PER_MILLION_REQUESTS,
+    Figure,
+    Report,
+    at_least,
+    at_most,
+    lambda_cost_usd,
+    missed_goals,
+    parse_reports,
+    percentile,
+    projected_latency_ms,
+    render_table,
+    usd_per_million_runs,
+    write_results,
+)
+from local.bench_stack import ReportMeter
+from local.lambda_runtime import FunctionSpec, LocalLambdaRuntime, billed_duration_ms, report_line
+
+FUNCTION_LOG = "\n".join(
+    [
+        "START RequestId: a1 Version: 1",
+        "[INFO]\t2026-12-01T12:00:00\tfunctions.sagas\tFlight reserved: 7",
+        "END RequestId: a1",
+        "REPORT RequestId: a1\tDuration: 1.50 ms\tBilled Duration: 212 ms\tMemory Size: 512 MB"
+        "\tMax Memory Used: 46 MB\tInit Duration: 210.20 ms",
+        "START RequestId: b2 Version: 1",
+        "END RequestId: b2",
+        "REPORT RequestId: b2\tDuration: 0.42 ms\tBilled Duration: 1 ms\tMemory Size: 1024 MB\tMax Memory Used: 47 MB",
+        "",
+    ]
+)
+
+
+def test_report_lines_are_read_with_and_without_init_duration():
+    assert parse_reports(FUNCTION_LOG) == [
+        Report("a1", 1.50, 212, 512, 46, 210.20),
+        Report("b2", 0.42, 1, 1024, 47, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("duration_ms", "init_ms", "billed"),
+    [(0.2, None, 1), (1.0, None, 1), (1.01, None, 2), (1.5, 210.2, 212), (999.999, None, 1000)],
+)
+def test_billed_duration_rounds_up_to_the_next_millisecond_and_includes_the_init_phase(duration_ms, init_ms, billed):
+    assert billed_duration_ms(duration_ms, init_ms) == billed
+
+
+def test_the_runtime_report_line_is_lambdas_and_reads_back():
+    line = report_line("c3", 12.345, 512, 50, init_ms=250.5)
+    assert line == (
+        "REPORT RequestId: c3\tDuration: 12.35 ms\tBilled Duration: 263 ms\tMemory Size: 512 MB"
+        "\tMax Memory Used: 50 MB\tInit Duration: 250.50 ms"
+    )
+    assert parse_reports(line) == [Report("c3", 12.35, 263, 512, 50, 250.5)]
+    assert "Init Duration" not in report_line("d4", 1.0, 512, 50)
+
+
+def test_a_real_invocation_reports_init_once_then_warm(tmp_path):
+    probe = FunctionSpec(name="probe", handler="tests.lambda_functions.probe.handler", memory_mb=256)
+    with LocalLambdaRuntime([probe], tmp_path) as runtime:
+        for _ in range(2):
+            assert runtime.invoke("probe", {"action": "echo"}).status == 200
+    cold, warm = parse_reports((tmp_path / "probe.log").read_text())
+    assert cold.init_ms is not None and cold.init_ms > 0
+    assert warm.init_ms is None
+    assert (cold.memory_mb, warm.memory_mb) == (256, 256)
+    assert warm.max_memory_used_mb > 0
+    assert cold.billed_ms == math.ceil(cold.duration_ms + cold.init_ms)
+
+
+def test_cost_is_billed_gb_seconds_at_each_memory_plus_requests():
+    one_gb_second = Report("e5", 999.5, 1000, 1024, 60)
+    half_gb_second = Report("f6", 1.0, 1000, 512, 60)
+    assert lambda_cost_usd([one_gb_second]) == pytest.approx(ARM64_USD_PER_GB_SECOND + 0.2 / 1_000_000)
+    assert usd_per_million_runs([one_gb_second, half_gb_second]) == pytest.approx(
+        1.5 * ARM64_USD_PER_GB_SECOND * 1_000_000 + 2 * USD_PER_MILLION_REQUESTS
+    )
+    assert usd_per_million_runs([one_gb_second, half_gb_second], runs=2) == pytest.approx(
+        usd_per_million_runs([one_gb_second, half_gb_second]) / 2
+    )
+
+
+def test_projection_adds_each_overhead_per_invocation():
+    assert projected_latency_ms(34.0, 10) == {"5": 84.0, "15": 184.0, "30": 334.0}
+
+
+def test_percentiles_are_nearest_rank():
+    values = [float(value) for value in range(1, 101)]
+    assert (percentile(values, 0.5), percentile(values, 0.95), percentile([7.0], 0.95)) == (50.0, 95.0, 7.0)
+
+
+def test_figures_say_ok_miss_or_fail_and_the_table_lists_them():
+    figures = [
+        Figure("Reserve p50 latency, Lambda / HTTP/2", 1.1, goal=at_most(1.2)),
+        Figure("Kafka events per second, end to end", 420.0, "/s", at_least(500), "2000 events"),
+        Figure("invocations per run: sagas", 21, ""),
+        Figure("fan-out", None, note="TimeoutError: no answer"),
+    ]
+    assert [figure.status for figure in figures] == ["ok", "MISS", "-", "FAIL"]
+    assert missed_goals(figures) == ["Kafka events per second, end to end: 420/s", "fan-out: error"]
+    table = render_table(figures).splitlines()
+    assert table[0].split() == ["figure", "value", "goal", "status"]
+    assert table[2].split()[-6:] == ["420/s", ">=", "500/s", "MISS", "2000", "events"]
+
+
+def test_results_are_written_as_json_with_unmeasurable_ratios_as_null(tmp_path):
+    path = tmp_path / "bench" / "results.json"
+    write_results(path, {"lambda_vs_http2": {"reserve_p50_ratio": math.inf}, "kafka_10k": {"order_kept": True}})
+    assert json.loads(path.read_text()) == {
+        "lambda_vs_http2": {"reserve_p50_ratio": None},
+        "kafka_10k": {"order_kept": True},
+    }
+
+
+def test_the_meter_counts_reports_written_since_its_mark(tmp_path):
+    log = tmp_path / "sagas.log"
+    log.write_text(FUNCTION_LOG)
+    meter = ReportMeter(tmp_path)
+    meter.mark()
+    with log.open("a") as more:
+        more.write(report_line("g7", 3.0, 512, 48) + "\n")
+    (tmp_path / "durable_rpc.log").write_text(report_line("h8", 2.0, 512, 48) + "\n")
+    assert [report.request_id for report in meter.reports()] == ["h8", "g7"]
+    assert meter.count(["sagas"]) == 1
+
+
+def test_bundles_are_found_through_the_templates_and_measured(tmp_path):
+    asset = tmp_path / "asset.0123abcd"
+    (asset / "functions").mkdir(parents=True)
+    (asset / "functions" / "service.py").write_text("x = 1\n" * 1000)
+    template = {
+        "Resources": {
+            "ServiceFunction243F2A49": {
+                "Type": "AWS::Lambda::Function",
+                "Metadata": {"aws:asset:path": asset.name},
+                "Properties": {"FunctionName": "restate-patterns-durable_rpc"},
+            },
+            "ProviderframeworkonEvent334FDBE0": {
+                "Type": "AWS::Lambda::Function",
+                "Metadata": {"aws:asset:path": asset.name},
+                "Properties": {},
+            },
+            "Role": {"Type": "AWS::IAM::Role"},
+        }
+    }
+    (tmp_path / "durable_rpc.template.json").write_text(json.dumps(template))
+    assert function_assets(tmp_path, "restate-patterns") == {
+        "durable_rpc": asset,
+        "durable_rpc:ProviderframeworkonEvent": asset,
+    }
+    size = measure_bundle(asset)
+    assert size.unzipped_bytes == 6000
+    assert 0 < size.zipped_bytes < size.unzipped_bytes
+
+
+def test_synth_is_stale_when_missing_or_older_than_a_source(tmp_path):
+    cdk_out, project = tmp_path / "cdk.out", tmp_path / "project"
+    (project / "functions").mkdir(parents=True)
+    source = project / "functions" / "service.py"
+    source.write_text("")
+    assert synth_is_stale(cdk_out, project)
+    cdk_out.mkdir()
+    (cdk_out / "manifest.json").write_text("{}")
+    written = (cdk_out / "manifest.json").stat().st_mtime
+    os.utime(source, (written - 10, written - 10))
+    assert not synth_is_stale(cdk_out, project)
+    os.utime(source, (written + 10, written + 10))
+    assert synth_is_stale(cdk_out, project)
+
+
+class Answers(BaseHTTPRequestHandler):
+    """An ingress stand-in: a length-delimited answer, or a chunked one for paths ending in /chunked."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        received = self.rfile.read(int(self.headers["content-length"]))
+        if self.path.endswith("/chunked"):
+            self.send_response(200)
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            for part in (b'{"echo": ', received or b"null", b"}"):
+                self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        answer = b"true"
+        self.send_response(404 if self.path.startswith("/missing") else 200)
+        self.send_header("content-length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature fixed by http.server
+        pass
+
+
+def test_the_load_connection_reads_length_delimited_and_chunked_answers_on_one_connection():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    async def calls() -> list[tuple[int, bytes]]:
+        connection = await IngressConnection.open(f"http://127.0.0.1:{server.server_address[1]}")
+        try:
+            return [
+                await connection.post("/ProductService/p1/Reserve", b""),
+                await connection.post("/BookingWorkflow/t1/chunked", b'"trip"'),
+                await connection.post("/missing", b""),
+            ]
+        finally:
+            connection.close()
+
+    try:
+        assert asyncio.run(calls()) == [(200, b"true"), (200, b'{"echo": "trip"}'), (404, b"true")]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_cpu_of_a_process_tree_counts_its_descendants_only():
+    table = {
+        10: ProcessInfo(parent=1, cpu_seconds=1.0, command=b"restate-server"),
+        11: ProcessInfo(parent=10, cpu_seconds=2.5, command=b"restate-server binary"),
+        12: ProcessInfo(parent=11, cpu_seconds=0.5, command=b"helper"),
+        20: ProcessInfo(parent=1, cpu_seconds=9.0, command=b"hypercorn"),
+    }
+    assert tree_cpu_seconds(table, 10) == 4.0
+    assert tree_cpu_seconds(table, 99) == 0.0
+    assert os.getpid() in process_table()
+
+
+def test_throughput_ratio_is_the_median_of_round_by_round_ratios():
+    on_lambda = SideResult(rounds={10: [Throughput(300, 0, 1.0), Throughput(100, 0, 1.0), Throughput(400, 1, 1.0)]})
+    on_http2 = SideResult(rounds={10: [Throughput(400, 0, 1.0), Throughput(400, 0, 1.0), Throughput(400, 0, 1.0)]})
+    # A burst of other work in the second round hit the Lambda side only: the median leaves it out.
+    assert round_by_round_ratio(on_lambda, on_http2, 10) == 0.75
+    assert on_lambda.throughputs[10] == Throughput(800, 1, 3.0)
