@@ -9,13 +9,14 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export AWS_EC2_METADATA_DISABLED := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install dev demo test unit lint bench clean distclean synth deploy api-docs
+.PHONY: help install dev demo test unit chaos lint bench clean distclean synth deploy api-docs
 
 help:
 	@echo "make install install what the rest needs: .venv/, node_modules/, Kafka's jars and the bundles' wheels in .state/"
 	@echo "make demo    run every pattern's demo scenario (starts a local stack if none is running)"
 	@echo "make test    run the test suite (starts its own stacks on random ports)"
 	@echo "make unit    the tests that start no stack and synthesize nothing, in seconds (make test runs them too)"
+	@echo "make chaos   the fault tests, slow ones included (kills, restarts, bad input, duplicates), printing their figures"
 	@echo "make dev     run the local stack in the foreground: Restate, Kafka, moto, local Lambda"
 	@echo "make lint    ruff + mypy"
 	@echo "make api-docs  write functions/API.md from the schemas the handlers publish"
@@ -60,6 +61,10 @@ test: install
 # The markers are set at collection by tests/conftest.py, from the fixtures each test takes.
 unit: $(VENV)/.installed
 	$(PY) -m pytest -m "not stack and not synth"
+
+# The fault tests only; CHAOS=1 adds the slow ones `make test` skips, and -s shows each test's figures.
+chaos: install
+	CHAOS=1 $(PY) -m pytest -m fault -s
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -291,10 +291,17 @@ class FunctionPool:
         self._closed = False
 
     def log(self, line: str) -> None:
-        self._log.write(f"{line}\n".encode())
+        # An invocation that ends while the pool closes (the stack stopping) has nowhere left to log.
+        with contextlib.suppress(ValueError):
+            self._log.write(f"{line}\n".encode())
 
     def _acquire(self) -> Worker | None:
         with self._lock:
+            # Lambda never hands an invocation to an execution environment that died while idle.
+            while self._idle and self._idle[-1].process.poll() is not None:
+                dead = self._idle.pop()
+                self._live.discard(dead)
+                dead.kill()  # reaps it and closes its pipes
             if self._idle:
                 self._busy += 1
                 return self._idle.pop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -22,11 +23,20 @@ class KeepAliveNoDelayHandler(BaseHTTPRequestHandler):
         pass  # each server keeps its own per-request log lines (the function's START/END/REPORT)
 
 
+class QuietAboutGoneCallers(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A caller that went away mid-request (restate-server killed or stopping) is normal here, not a
+        # traceback on stderr; anything else still is one.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class LoopbackHttpServer:
     """Serves ``handler_class`` on ``host:port`` (0 = a free port) from a background thread."""
 
     def __init__(self, handler_class: type[BaseHTTPRequestHandler], *, host: str, port: int, name: str) -> None:
-        self._server = ThreadingHTTPServer((host, port), handler_class)
+        self._server = QuietAboutGoneCallers((host, port), handler_class)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
 

@@ -28,6 +28,7 @@ from local.lambda_runtime import FunctionSpec, spec_for_http_api
 from local.processes import tail
 from local.stack import LocalStack, StackPorts
 from tests.cdk_support import TOKEN
+from tests.polling import wait_until
 
 TEST_SETTINGS: dict[str, str] = {
     # Pattern settings shortened so that the suite runs the long waits quickly (one line per setting).
@@ -176,12 +177,47 @@ def _start_stack(tmp_path_factory: pytest.TempPathFactory, name: str, with_kafka
     ).start()
 
 
+RETRYING = "status IN ('backing-off', 'paused') OR (retry_count > 1 AND status <> 'completed')"
+"""Admin SQL on ``sys_invocation``: retried or given up on. ``retry_count`` counts attempts, the first
+one included; ``paused`` is where Restate parks an invocation that used up its attempts."""
+RETRYING_INVOCATIONS = f"SELECT id, target, status, retry_count, last_failure FROM sys_invocation WHERE {RETRYING}"
+SETTLE_SECONDS = 60.0
+"""How long a transient retry (a crash-once machine, a lost charge answer) may take to go through."""
+
+
+def retrying_invocations(stack: LocalStack) -> list[str]:
+    """One line per invocation Restate is retrying or has paused: its id, target, attempts and last failure."""
+    rows = stack.admin().query(RETRYING_INVOCATIONS)
+    return [
+        f"{row['id']} {row['target']} {row['status']} after {row.get('retry_count', '?')} attempts: "
+        f"{next(iter(str(row.get('last_failure', '')).splitlines()), '')}"
+        for row in rows
+    ]
+
+
+def assert_nothing_left_retrying(stack: LocalStack) -> None:
+    """Fails listing what Restate still retries: a retry that never ends is a bug even when every test passed.
+
+    A test that leaves an invocation retrying on purpose kills it before it ends
+    (``PATCH /invocations/<id>/kill`` on the admin API); none does today.
+    """
+    wait_until(
+        lambda: retrying_invocations(stack),
+        f"no invocation retrying on {stack.ingress_url} at the end of the session",
+        accept=lambda retrying: not retrying,
+        timeout=SETTLE_SECONDS,
+    )
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """restate-server + local Lambda runtime + moto, every catalog function registered by ARN."""
     started = _start_stack(tmp_path_factory, "stack", with_kafka=False)
     yield started
-    started.stop()
+    try:
+        assert_nothing_left_retrying(started)
+    finally:
+        started.stop()
 
 
 @pytest.fixture(scope="session")
@@ -189,7 +225,10 @@ def kafka_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
     """The same stack with a real Kafka broker, cluster `my-cluster` and the catalog's subscriptions."""
     started = _start_stack(tmp_path_factory, "kafka-stack", with_kafka=True)
     yield started
-    started.stop()
+    try:
+        assert_nothing_left_retrying(started)
+    finally:
+        started.stop()
 
 
 def _log_files(stack: LocalStack) -> list[Path]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +22,8 @@ from local.lambda_runtime import (
     specs_for_patterns,
 )
 from local.stack import LocalStack
+from local.stack_record import process_start_time
+from tests.polling import wait_until
 
 
 def invoke(stack: LocalStack, function: str, event: dict[str, Any], qualified: bool = True) -> httpx.Response:
@@ -115,6 +119,7 @@ def test_concurrency_limit_throttles_like_lambda(stack):
     assert throttled.headers["x-amzn-ErrorType"] == "TooManyRequestsException"
 
 
+@pytest.mark.fault
 def test_crash_mid_invocation_is_retried_by_restate_and_completes_exactly_once(stack, unique):
     admin = stack.admin()
     arn = stack.lambda_runtime.function_arn("crash_once", "1")
@@ -168,3 +173,12 @@ def test_a_body_too_large_for_lambda_is_refused_at_the_ingress_and_a_large_one_s
     assert run_task(5_000_000).status_code == 413
     under_the_limit = run_task(3_900_000)
     assert under_the_limit.status_code == 400 and "id:" in under_the_limit.json()["message"]
+
+
+def test_an_execution_environment_that_died_while_idle_is_never_handed_an_invocation(stack):
+    first = invoke(stack, "probe", {"action": "echo"}).json()["pid"]
+    os.kill(first, signal.SIGKILL)
+    wait_until(lambda: process_start_time(first) is None, "the idle worker to die")
+    response = invoke(stack, "probe", {"action": "echo"})
+    assert response.status_code == 200 and "X-Amz-Function-Error" not in response.headers, response.text
+    assert response.json()["pid"] != first
