@@ -20,8 +20,9 @@ error, the workflow runs the list backwards and then ends with a terminal error 
 The airline and the car rental company (``travel_partners.py``) and the payment provider
 (``payment_provider.py``) are simulated beside this module.
 
-On Lambda each awaited call suspends the workflow's invocation until the answer arrives (a booked
-trip is ten invocations in all), so independent steps are awaited together: the two confirmations.
+On Lambda each awaited call or step ends the workflow's invocation until its result is in, so
+independent steps are awaited together: the two confirmations. A booked trip is then nine Lambda
+invocations (five of the workflow, one per reservation and per confirmation) instead of ten.
 The reservations stay one after the other on purpose: a flight that cannot be reserved then never
 leaves a car reservation behind to cancel, for the price of one invocation.
 
