@@ -108,7 +108,7 @@ def test_1000_is_booked_and_confirmed(stack, unique):
     assert flight == flight_booking_of(stack, unique)
     lines = lines_about(stack, payment, car, flight)
     assert lines[:3] == [f"Flight reserved: {flight}", f"Car reserved: {car}", f"Charged payment: {payment}"]
-    # The two confirmations run at once (one invocation less), in either order.
+    # The two confirmations run at once, in either order.
     assert sorted(lines[3:]) == sorted([f"Flight confirmed: {flight}", f"Car confirmed: {car}"])
     assert f"Trip {trip} booked" in sagas_log(stack)
 

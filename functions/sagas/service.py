@@ -20,11 +20,13 @@ error, the workflow runs the list backwards and then ends with a terminal error 
 The airline and the car rental company (``travel_partners.py``) and the payment provider
 (``payment_provider.py``) are simulated beside this module.
 
-On Lambda each awaited call or step ends the workflow's invocation until its result is in, so
-independent steps are awaited together: the two confirmations. A booked trip is then nine Lambda
-invocations (five of the workflow, one per reservation and per confirmation) instead of ten.
+On Lambda each awaited call or step ends the workflow's invocation until a result is in: a booked
+trip is ten Lambda invocations (six of the workflow, one per reservation and per confirmation). The
+two confirmations are independent, so they run at the same time; awaiting them together does not
+save an invocation (Restate resumes the workflow when the first answer comes, and it suspends again
+for the second), but the trip is booked as soon as the slower of the two is confirmed.
 The reservations stay one after the other on purpose: a flight that cannot be reserved then never
-leaves a car reservation behind to cancel, for the price of one invocation.
+leaves a car reservation behind to cancel.
 
 Restate makes this short: every step is journaled (an RPC or ``ctx.run``), so a retry replays
 finished steps from the journal instead of repeating them and rebuilds the same list of
@@ -174,8 +176,7 @@ async def run(ctx: restate.WorkflowContext, booking: BookingRequest) -> BookingS
             payment=booking.payment_info,
         )
 
-        # Both confirmations at once: on Lambda every awaited call ends the invocation until its answer
-        # arrives, so awaiting them one by one would cost one more invocation per booked trip.
+        # Both confirmations at once: they are independent, so the trip waits for the slower one only.
         confirmations = [
             ctx.service_call(confirm_flight, BookingId(flight_booking_id)),
             ctx.service_call(confirm_car, BookingId(car_booking_id)),
