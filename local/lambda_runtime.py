@@ -36,6 +36,7 @@ handler modules answer. What behaves like Lambda, because the patterns depend on
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -124,6 +125,11 @@ class InvokeResult:
     status: int
     body: dict[str, Any] | list[Any] | str | int | float | bool | None
     headers: dict[str, str] = field(default_factory=dict)
+
+    @functools.cached_property
+    def payload(self) -> bytes:
+        """The body as the Invoke API sends it: encoded once, both to check its size and to answer."""
+        return json.dumps(self.body).encode()
 
 
 def function_error(request_id: str, error: dict[str, Any]) -> InvokeResult:
@@ -370,11 +376,12 @@ class FunctionPool:
                 healthy = True  # like Lambda: an exception does not end the execution environment
                 return function_error(request_id, reply["error"])
             healthy = True
-            size = len(json.dumps(reply["ok"]).encode())
+            result = InvokeResult(status=200, body=reply["ok"])
+            size = len(result.payload)
             if size > MAX_RESPONSE_BYTES:
                 self.log(f"RequestId: {request_id} Error: response of {size} bytes is over Lambda's limit")
                 return payload_too_large(request_id, size)
-            return InvokeResult(status=200, body=reply["ok"])
+            return result
         except WorkerTimedOut:
             message = f"Task timed out after {self.spec.timeout_seconds:.2f} seconds"
             self.log(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {request_id} {message}")
@@ -541,7 +548,7 @@ class LocalLambdaRuntime(LoopbackHttpServer):
                 self._reply(runtime.invoke(reference, event))
 
             def _reply(self, result: InvokeResult) -> None:
-                body = json.dumps(result.body).encode()
+                body = result.payload
                 self.send_response(result.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
