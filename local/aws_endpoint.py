@@ -13,12 +13,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from local.processes import port_is_open, start_guarded, stop_process, tail
+from local.processes import port_is_open, start_guarded, stop_process, tail, wait_until_listening
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 START_TIMEOUT_SECONDS = 30.0
@@ -54,12 +53,9 @@ class LocalAwsEndpoint:
             self.process = start_guarded(
                 [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)], log=log, env=environment
             )
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while not port_is_open(self.port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"moto did not start:\n{tail(self.log_file)}")
-            time.sleep(0.1)
+        if not wait_until_listening(self.process, self.port, START_TIMEOUT_SECONDS):
+            self.stop()
+            raise RuntimeError(f"moto did not start:\n{tail(self.log_file)}")
         if self.recording.exists() and self.recording.stat().st_size:
             # moto stops recording while it replays, so the file is not doubled.
             httpx.post(f"{self.url}/moto-api/recorder/replay-recording", timeout=300).raise_for_status()

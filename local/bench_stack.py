@@ -27,10 +27,17 @@ from local.bench_cpu import process_table, tree_cpu_seconds
 from local.bench_report import Report, parse_reports
 from local.kafka_broker import KafkaBroker, ensure_kafka_jars
 from local.lambda_runtime import FunctionSpec, InvokeResult, LocalLambdaRuntime, parse_function_reference
-from local.processes import PROJECT_ROOT, STATE_DIR, free_port, port_is_open, start_guarded, stop_process, tail
-from local.produce import ensure_topics
+from local.processes import (
+    PROJECT_ROOT,
+    STATE_DIR,
+    free_port,
+    start_guarded,
+    stop_process,
+    tail,
+    wait_until_listening,
+)
 from local.restate_server import RestatePorts, RestateServer
-from local.stack import KAFKA_CLUSTER, subscription_spec
+from local.stack import KAFKA_CLUSTER, subscribe
 
 WARM_STEP = 20
 """At most this many execution environments start at once while a pool is warmed: more at once, on two
@@ -113,7 +120,7 @@ class LambdaSide:
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"127.0.0.1:{self.kafka.port}"
+        return self.kafka.bootstrap
 
     @property
     def ingress_url(self) -> str:
@@ -141,9 +148,7 @@ class LambdaSide:
 
     def subscribe(self, patterns: Iterable[Pattern]) -> None:
         """The patterns' Kafka subscriptions, as the local stack makes them (their functions deployed first)."""
-        subscriptions = [(pattern, sub) for pattern in patterns for sub in pattern.subscriptions]
-        ensure_topics(self.kafka_bootstrap, {sub.topic for _, sub in subscriptions})
-        self.admin().reconcile_subscriptions(subscription_spec(pattern, sub) for pattern, sub in subscriptions)
+        subscribe(self.admin(), self.kafka_bootstrap, patterns)
 
     def deploy(self, spec: FunctionSpec) -> str:
         """Publish ``spec`` as the next version of its function and register it: its services' latest deployment."""
@@ -214,12 +219,9 @@ class HypercornEndpoint:
         command = [sys.executable, "-m", "hypercorn", self.application, "--bind", bind, "--log-level", "warning"]
         with self.log_file.open("ab") as log:
             self.process = start_guarded(command, log=log, env=self.environment, cwd=PROJECT_ROOT)
-        deadline = time.monotonic() + timeout
-        while not port_is_open(self.port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"hypercorn {self.application} did not start:\n{tail(self.log_file)}")
-            time.sleep(0.1)
+        if not wait_until_listening(self.process, self.port, timeout):
+            self.stop()
+            raise RuntimeError(f"hypercorn {self.application} did not start:\n{tail(self.log_file)}")
         return self
 
     def stop(self) -> None:

@@ -7,9 +7,10 @@ import os
 import signal
 import socket
 import subprocess
+import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from local.guard import guarded
 
@@ -29,6 +30,27 @@ def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
         return True
     return False
+
+
+def wait_until_listening(process: subprocess.Popen[bytes], port: int, timeout: float) -> bool:
+    """True once something listens on ``port``; False if ``process`` exited or ``timeout`` passed first."""
+    deadline = time.monotonic() + timeout
+    while not port_is_open(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def stop_all(parts: list[Any]) -> None:
+    """Stop each started part (anything with ``stop()``), newest first, emptying the list; safe to call twice.
+
+    Every part gets its stop even when an earlier one fails: nothing started may be left running.
+    """
+    while parts:
+        part = parts.pop()
+        with contextlib.suppress(Exception):
+            part.stop()
 
 
 def start_guarded(

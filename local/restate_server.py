@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from functions.registration.restate_admin import AdminApiUnreachable, RestateAdmin
-from local.processes import PROJECT_ROOT, port_is_open, start_guarded, stop_process, tail
+from local.processes import PROJECT_ROOT, port_is_open, start_guarded, stop_process, tail, wait_until_listening
 
 RESTATE_SERVER = PROJECT_ROOT / "node_modules" / ".bin" / "restate-server"
 INGRESS_REQUEST_SIZE_LIMIT = "4 MiB"
@@ -99,10 +99,8 @@ class RestateServer:
         deadline = time.monotonic() + timeout
         try:
             self.admin().wait_until_healthy(timeout)
-            while not port_is_open(self.ports.ingress):
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise AdminApiUnreachable("ingress did not open")
-                time.sleep(0.1)
+            if not wait_until_listening(self.process, self.ports.ingress, deadline - time.monotonic()):
+                raise AdminApiUnreachable("ingress did not open")
         except AdminApiUnreachable as problem:
             self.stop()
             raise RuntimeError(f"restate-server did not start: {problem}\n{tail(self.log_file)}") from None

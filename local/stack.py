@@ -23,7 +23,6 @@ they are served through a local Function URL (:mod:`local.function_url`) instead
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import os
 import signal
@@ -49,7 +48,7 @@ from local.aws_endpoint import LocalAwsEndpoint
 from local.function_url import FunctionUrlServer
 from local.kafka_broker import KafkaBroker, ensure_kafka_jars
 from local.lambda_runtime import FunctionSpec, LocalLambdaRuntime, spec_for_http_api, specs_for_patterns
-from local.processes import PROJECT_ROOT, STATE_DIR, free_port
+from local.processes import PROJECT_ROOT, STATE_DIR, free_port, stop_all
 from local.produce import ensure_topics
 from local.restate_server import RestatePorts, RestateServer
 from local.stack_record import StackRecord
@@ -91,6 +90,14 @@ def code_version(pattern_name: str) -> str:
 
 LOCAL_APP_NAME = "local"
 """The app name in the local stack's consumer groups (the CDK app uses its name prefix)."""
+
+
+def subscribe(admin: RestateAdmin, bootstrap: str, patterns: Iterable[Pattern]) -> None:
+    """The patterns' topics, created first (a subscription notices a late topic only at its next metadata
+    refresh), then their subscriptions to ``my-cluster``, each created unless it exists."""
+    pairs = [(pattern, sub) for pattern in patterns for sub in pattern.subscriptions]
+    ensure_topics(bootstrap, {sub.topic for _, sub in pairs})
+    admin.reconcile_subscriptions([subscription_spec(pattern, sub) for pattern, sub in pairs])
 
 
 def subscription_spec(pattern: Pattern, subscription: Subscription, cluster: str = KAFKA_CLUSTER) -> SubscriptionSpec:
@@ -215,14 +222,8 @@ class LocalStack:
             for service in pattern.private_services:
                 admin.set_service_public(service, public=False)
         if self.with_kafka:
-            subscriptions = [
-                subscription_spec(pattern, sub) for pattern in self.patterns for sub in pattern.subscriptions
-            ]
-            ensure_topics(
-                self.kafka_bootstrap, {sub.topic for pattern in self.patterns for sub in pattern.subscriptions}
-            )
             admin.ensure_kafka_cluster(KAFKA_CLUSTER, {"bootstrap.servers": self.kafka_bootstrap})
-            admin.reconcile_subscriptions(subscriptions)
+            subscribe(admin, self.kafka_bootstrap, self.patterns)
 
     def server_pids(self) -> list[int]:
         """The servers running in processes of their own (each leads its process group)."""
@@ -231,10 +232,7 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop what was started, newest first; safe to call twice."""
-        while self._started:
-            part = self._started.pop()
-            with contextlib.suppress(Exception):
-                part.stop()  # type: ignore[attr-defined]
+        stop_all(self._started)
         if self._claimed:
             self.record.release()
             self._claimed = False

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -50,3 +52,9 @@ class IngressError(Exception):
 def checked(response: httpx.Response) -> httpx.Response:
     """``response``, unless the ingress refused the call: then :class:`IngressError` is raised."""
     return ingress.checked(response, IngressError)
+
+
+def attach_to_invocation(ingress_url: str, invocation_id: str, token: str | None = None, timeout: float = 600.0) -> Any:
+    """Block until the invocation has run (however it was started); its output."""
+    with ingress_client(ingress_url, token, timeout=timeout) as client:
+        return checked(client.get(f"/restate/invocation/{quote(invocation_id, safe='')}/attach")).json()

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from local.clients import IngressError, add_ingress_arguments, checked, ingress_client
+from local.clients import IngressError, add_ingress_arguments, attach_to_invocation, checked, ingress_client
 
 
 def payment_status(ingress_url: str, invoice_id: str, token: str | None = None) -> dict[str, Any]:
@@ -33,9 +33,7 @@ def wait_for_invocation(
     ingress_url: str, invocation_id: str, token: str | None = None, timeout: float = 600.0
 ) -> dict[str, Any]:
     """Block until the invocation (e.g. a scheduled reminder) has run; returns its output."""
-    with ingress_client(ingress_url, token, timeout=timeout) as client:
-        response = checked(client.get(f"/restate/invocation/{quote(invocation_id, safe='')}/attach"))
-    output: dict[str, Any] = response.json()
+    output: dict[str, Any] = attach_to_invocation(ingress_url, invocation_id, token, timeout)
     return output
 
 

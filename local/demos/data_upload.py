@@ -7,7 +7,7 @@ import uuid
 import httpx
 
 from functions.front_door.flows import DEFAULT_UPLOAD_WAIT_SECONDS
-from local.clients import checked, ingress_client
+from local.clients import attach_to_invocation
 from local.clients.data_upload import upload_data
 
 DEMO_EMAIL = "demo@example.com"
@@ -27,6 +27,5 @@ def run_demo(ingress_url: str) -> str:
     if outcome.emailed_to != DEMO_EMAIL or outcome.email_invocation_id is None:
         raise AssertionError(f"a slow upload should request an email to {DEMO_EMAIL}, got {outcome}")
     # Wait for the email to be out, so that the demo leaves no work behind.
-    with ingress_client(ingress_url, timeout=60) as client:
-        checked(client.get(f"/restate/invocation/{outcome.email_invocation_id}/attach"))
+    attach_to_invocation(ingress_url, outcome.email_invocation_id, timeout=60)
     return f"slow upload: no URL within {DEFAULT_UPLOAD_WAIT_SECONDS:g} s, so it was emailed to {DEMO_EMAIL} when ready"

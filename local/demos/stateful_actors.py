@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from local.clients import checked, ingress_client
+from local.clients import attach_to_invocation, checked, ingress_client
 
 MachineCall = tuple[str, str]
 """(machine id, handler name)"""
@@ -29,12 +29,7 @@ def send_machine_calls(ingress_url: str, calls: Sequence[MachineCall]) -> list[s
 
 def attach_to_invocations(ingress_url: str, invocation_ids: Sequence[str], timeout: float = 300.0) -> list[str]:
     """The answers of the invocations, waiting for those still running."""
-    with ingress_client(ingress_url, timeout=timeout) as client:
-        answers: list[str] = [
-            checked(client.get(f"/restate/invocation/{invocation_id}/attach")).json()
-            for invocation_id in invocation_ids
-        ]
-    return answers
+    return [attach_to_invocation(ingress_url, invocation_id, timeout=timeout) for invocation_id in invocation_ids]
 
 
 def run_demo(ingress_url: str) -> str:
