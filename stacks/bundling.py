@@ -250,23 +250,19 @@ def _link_tree(source: Path, destination: Path) -> None:
     shutil.copytree(source, destination, copy_function=link_or_copy, dirs_exist_ok=True)
 
 
-def strip_native_libraries(folder: Path) -> bool:
-    """Remove debug symbols from the shared libraries under ``folder``; False if no tool for it is installed."""
-    strip = shutil.which("llvm-strip")
-    if strip is None:
-        return False
+def strip_native_libraries(folder: Path, strip: str) -> None:
+    """Remove debug symbols from the shared libraries under ``folder`` with ``strip`` (llvm-strip)."""
     libraries = sorted(str(path) for path in folder.rglob("*.so*") if path.is_file())
     if libraries:
         # --strip-unneeded keeps the dynamic symbols (PyInit_<module>) that Python imports extensions by.
         subprocess.run([strip, "--strip-unneeded", *libraries], check=True, capture_output=True)
-    return True
 
 
 def installed_dependencies(target: Target, requirements: Path = REQUIREMENTS, cache: Path = DEPENDENCY_CACHE) -> Path:
     """A folder with ``requirements`` installed for ``target``, reused while the requirements are unchanged."""
-    stripped = shutil.which("llvm-strip") is not None
+    strip = shutil.which("llvm-strip")
     key = content_hash(
-        requirement_files(requirements), target.architecture, target.python_version, f"stripped={stripped}"
+        requirement_files(requirements), target.architecture, target.python_version, f"stripped={strip is not None}"
     )[:16]
     folder = cache / f"deps-{target.architecture}-py{target.python_version}-{key}"
     if folder.is_dir():
@@ -282,7 +278,9 @@ def installed_dependencies(target: Target, requirements: Path = REQUIREMENTS, ca
             raise RuntimeError(
                 f"pip could not install {requirements} for {target}: {result.stderr.strip() or result.stdout.strip()}"
             )
-        if not strip_native_libraries(staging):
+        if strip is not None:
+            strip_native_libraries(staging, strip)
+        else:
             print("note: llvm-strip is not installed; native libraries keep their debug symbols", file=sys.stderr)
         try:
             staging.rename(folder)
@@ -384,9 +382,11 @@ def pattern_asset_hash(pattern: Pattern, target: Target) -> str:
     return content_hash(inputs, target.architecture, target.python_version)
 
 
-def pattern_code(pattern: Pattern, target: Target) -> lambda_.Code:
-    """The asset of ``pattern``'s function, bundled for ``target`` when the stack is bundled."""
-    asset_hash = pattern_asset_hash(pattern, target)
+def pattern_code(pattern: Pattern, target: Target, asset_hash: str) -> lambda_.Code:
+    """The asset of ``pattern``'s function, bundled for ``target`` when the stack is bundled.
+
+    ``asset_hash`` is :func:`pattern_asset_hash`'s, which the caller also records with the registration.
+    """
     return _code(lambda output_dir: bundle_pattern(pattern, output_dir, target), asset_hash, target)
 
 

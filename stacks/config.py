@@ -42,6 +42,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError, PydanticUseDefault
 
 from functions.catalog import HTTP_APIS, PATTERNS, HttpApi
+from functions.common.settings import problem_of
 from stacks.bundling import PROJECT_ROOT
 
 RESTATE_CLOUD_ACCOUNT = "654654156625"
@@ -181,8 +182,7 @@ def _read(model: type[Model], values: Mapping[str, Any], key_prefix: str = "") -
         return model.model_validate(values)
     except ValidationError as error:
         detail = error.errors(include_url=False)[0]
-        # A ValueError of a reader reads better without pydantic's "Value error, " in front.
-        problem = str(detail["ctx"]["error"]) if detail["type"] == "value_error" else detail["msg"]
+        problem = problem_of(detail)
         raise ConfigError(f"context {key_prefix}{detail['loc'][0]} {problem}") from None
 
 

@@ -66,13 +66,15 @@ class PatternStack(cdk.Stack):
         super().__init__(scope, construct_id, description=f"Restate pattern: {pattern.title}", **kwargs)
         self.pattern = pattern
         settings = {**pattern.settings, **config.pattern_settings.get(pattern.name, {})}
+        # One hash: the asset is stored under it, and the registration records it to recognise its deployment.
+        code_hash = pattern_asset_hash(pattern, target)
         self.lambda_function = PythonFunction(
             self,
             "Service",
             function_name=config.function_name(pattern.name),
             description=f"{pattern.title}: {', '.join(pattern.services)}",
             handler=pattern.handler,
-            code=pattern_code(pattern, target),
+            code=pattern_code(pattern, target, code_hash),
             target=target,
             timeout_seconds=pattern.timeout_seconds,
             memory_mb=pattern.memory_mb,
@@ -126,7 +128,7 @@ class PatternStack(cdk.Stack):
                 "PruneOldDeployments": str(config.restate.prune_old_deployments).lower(),
                 # Recorded in the deployment's metadata: a function deleted and re-created reuses its version
                 # numbers, so only stack, logical id and code tell this registration from an earlier one.
-                "CodeHash": pattern_asset_hash(pattern, target),
+                "CodeHash": code_hash,
                 "AllowBreakingChanges": str(config.restate.allow_breaking_changes).lower(),
             },
         )

@@ -19,14 +19,13 @@ from functions.catalog import pattern_named, subscription_options
 from functions.registration.custom_resource import (
     DEPLOYMENT_RESOURCE,
     MINIMUM_RESTATE_VERSIONS,
-    UNAUTHORIZED,
     RegistrationFailed,
     handler,
     registration_metadata,
     subscription_id,
     subscription_spec,
 )
-from functions.registration.restate_admin import SubscriptionSpec, parse_version
+from functions.registration.restate_admin import UNAUTHORIZED, SubscriptionSpec, parse_version
 from tests.cdk_support import TOKEN, RecordingProxy, lambda_context
 from tests.conftest import UNREACHABLE_PORT
 from tests.events import load_event

@@ -26,6 +26,7 @@ from pydantic import (
     PlainSerializer,
     ValidationError,
 )
+from pydantic_core import ErrorDetails
 
 from functions.common.secrets import SecretUnavailable, read_secret
 
@@ -68,12 +69,16 @@ Names = Annotated[
 """Names given comma-separated (``a,b``); empty: none."""
 
 
+def problem_of(detail: ErrorDetails) -> str:
+    """What one validation error says, without pydantic's "Value error, " in front of a validator's own message."""
+    return str(detail["ctx"]["error"]) if detail["type"] == "value_error" else detail["msg"]
+
+
 def describe_setting_errors(error: ValidationError, given: Mapping[str, str]) -> str:
     """One line per bad variable, each naming it and the value it had."""
     problems = []
     for detail in error.errors(include_url=False):
-        # A ValueError of a validator reads better without pydantic's "Value error, " in front.
-        problem = str(detail["ctx"]["error"]) if detail["type"] == "value_error" else detail["msg"]
+        problem = problem_of(detail)
         if detail["loc"]:
             variable = str(detail["loc"][0])
             problems.append(f"{variable}={given.get(variable)!r} is not a valid setting: {problem}")
@@ -103,6 +108,15 @@ class PatternSettings(BaseModel):
             return cls.model_validate(given)
         except ValidationError as error:
             raise ValueError(describe_setting_errors(error, given)) from None
+
+    @classmethod
+    def current(cls) -> Self:
+        """This process's settings, read from its environment once: a function's modules share one reading."""
+        if cls not in _READ_ONCE:
+            _READ_ONCE[cls] = cls.from_environment()
+        settings = _READ_ONCE[cls]
+        assert isinstance(settings, cls)
+        return settings
 
     @classmethod
     def environment_defaults(cls) -> dict[str, str]:
@@ -140,3 +154,7 @@ def secret_setting(name: str) -> str:
         return read_secret(secret_id)
     except SecretUnavailable as problem:
         raise RuntimeError(f"{variable}: {problem}") from None
+
+
+_READ_ONCE: dict[type[PatternSettings], PatternSettings] = {}
+"""The settings of each model as :meth:`PatternSettings.current` read them, once per process."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from functions.data_upload.settings import Settings
 
-EMAIL_SENDER = Settings.from_environment().email_sender
+EMAIL_SENDER = Settings.current().email_sender
 REGION = os.environ.get("AWS_REGION")
 USES_LOCAL_AWS_ENDPOINT = bool(os.environ.get("AWS_ENDPOINT_URL"))
 """True on the local stack and in tests, where boto3 talks to moto instead of AWS."""

@@ -42,7 +42,7 @@ from functions.data_upload.storage import bucket_name, create_bucket, presigned_
 
 logger = pattern_logger(__name__)
 
-SETTINGS = Settings.from_environment()
+SETTINGS = Settings.current()
 UPLOAD_MIN_SECONDS = SETTINGS.upload_min_seconds.total_seconds()
 UPLOAD_MAX_SECONDS = SETTINGS.upload_max_seconds.total_seconds()
 

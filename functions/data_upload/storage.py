@@ -22,7 +22,7 @@ from functions.data_upload.settings import Settings
 logger = logging.getLogger(__name__)
 """Plain, not replay-aware: step actions run only when the step really executes, so every line is a real attempt."""
 
-BUCKET_PREFIX = Settings.from_environment().bucket_prefix
+BUCKET_PREFIX = Settings.current().bucket_prefix
 REGION = os.environ.get("AWS_REGION")
 
 OBJECT_KEY = "data.txt"

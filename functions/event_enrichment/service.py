@@ -30,7 +30,7 @@ from functions.event_enrichment.settings import Settings
 logger = pattern_logger(__name__)
 
 PACKAGE_INFO = "package-info"
-MAX_LOCATIONS = Settings.from_environment().max_locations
+MAX_LOCATIONS = Settings.current().max_locations
 
 
 class PackageRegistration(BaseModel):

@@ -36,7 +36,7 @@ from functions.event_transactions.social_backend import create_post, moderation_
 
 logger = pattern_logger(__name__)
 
-SETTINGS = Settings.from_environment()
+SETTINGS = Settings.current()
 POLL_INTERVAL = SETTINGS.poll_interval
 MIN_PENDING_POLLS = SETTINGS.min_pending_polls
 MAX_PENDING_POLLS = max(MIN_PENDING_POLLS, SETTINGS.max_pending_polls)

@@ -16,7 +16,7 @@ import logging
 from functions.common.faults import FailOncePerEnvironment
 from functions.parallelize_work.settings import Settings
 
-FLAKY_SUBTASKS = Settings.from_environment().flaky_subtasks
+FLAKY_SUBTASKS = Settings.current().flaky_subtasks
 
 logger = logging.getLogger(__name__)
 

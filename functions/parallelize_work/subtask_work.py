@@ -14,7 +14,7 @@ import time
 from functions.parallelize_work.faults import fail_if_flaky
 from functions.parallelize_work.settings import Settings
 
-SUBTASK_TIME = Settings.from_environment().subtask_time
+SUBTASK_TIME = Settings.current().subtask_time
 
 # The work runs only once per attempt (never on replay), so a plain logger shows each line once.
 logger = logging.getLogger(__name__)

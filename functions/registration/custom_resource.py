@@ -45,6 +45,7 @@ from typing import Any, Protocol, TypeVar
 
 from functions.common.secrets import SecretUnavailable, secret_json, secret_text
 from functions.registration.restate_admin import (
+    UNAUTHORIZED,
     AdminApiError,
     AdminApiUnauthorized,
     AdminApiUnreachable,
@@ -71,7 +72,6 @@ PRUNE_RESERVE_SECONDS = 15.0
 """Pruning stops when less than this is left, so the registration still answers in time."""
 MAX_PRUNED_PER_RUN = 5
 """Deletes per registration at most; the next deploy prunes the rest."""
-UNAUTHORIZED = "the API key is wrong or lacks the admin role"
 
 DEPLOYMENT_RESOURCE = "Custom::RestateDeployment"
 KAFKA_CLUSTER_RESOURCE = "Custom::RestateKafkaCluster"
@@ -257,13 +257,16 @@ def register_deployment(event: Mapping[str, Any], deadline: Deadline) -> dict[st
             deadline,
         )
 
+    def check(deployment: Deployment) -> str | None:
+        return with_retries(admin, lambda: why_not_current(admin, deployment, metadata), f"checking {arn}", deadline)
+
     deployment = register(force=False)
-    reason = with_retries(admin, lambda: why_not_current(admin, deployment, metadata), f"checking {arn}", deadline)
+    reason = check(deployment)
     forced = reason is not None
     if reason is not None:
         logger.info("Registering %s again with force: %s", arn, reason)
         deployment = register(force=True)
-        reason = with_retries(admin, lambda: why_not_current(admin, deployment, metadata), f"checking {arn}", deadline)
+        reason = check(deployment)
         if reason is not None:
             raise RegistrationFailed(f"{arn} is still not current after registering it with force: {reason}")
     missing = sorted(set(expected) - set(deployment.services))

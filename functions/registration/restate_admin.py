@@ -55,6 +55,8 @@ class AdminApiUnauthorized(AdminApiUnreachable):
     """The admin API refused our credentials: no amount of waiting helps."""
 
 
+UNAUTHORIZED = "the API key is wrong or lacks the admin role"
+"""What a 401 or 403 of the admin API means, said wherever one fails a call."""
 HEALTH_POLL_MAX_SECONDS = 5.0
 """The longest pause between two ``/health`` polls (they start at 0.2 s and double)."""
 
@@ -141,8 +143,7 @@ class RestateAdmin:
             except AdminApiError as problem:
                 if problem.unauthorized:
                     raise AdminApiUnauthorized(
-                        f"Restate admin API at {self.admin_url} answered HTTP {problem.status}: "
-                        "the API key is wrong or lacks the admin role"
+                        f"Restate admin API at {self.admin_url} answered HTTP {problem.status}: {UNAUTHORIZED}"
                     ) from None
                 last_problem = str(problem)
             except AdminApiUnreachable as problem:

@@ -48,7 +48,7 @@ from functions.sagas.settings import Settings
 logger = pattern_logger(__name__)
 
 AMOUNT_LIMIT = Decimal(1000)
-LEDGER_DIR = Settings.from_environment().payment_ledger_dir
+LEDGER_DIR = Settings.current().payment_ledger_dir
 TEST_CARD = re.compile(r"40000000000000(?P<lost_charge_answers>\d)(?P<lost_refund_answers>\d)")
 
 

@@ -83,7 +83,7 @@ from functions.sagas.travel_partners import (
 
 logger = pattern_logger(__name__)
 
-CHARGE_MAX_ATTEMPTS = Settings.from_environment().charge_max_attempts
+CHARGE_MAX_ATTEMPTS = Settings.current().charge_max_attempts
 PAYMENT_REFUSED = 402
 
 

@@ -44,7 +44,7 @@ from functions.scheduling_tasks.settings import Settings
 
 logger = pattern_logger(__name__)
 
-REMINDER_INTERVAL = Settings.from_environment().reminder_interval
+REMINDER_INTERVAL = Settings.current().reminder_interval
 MAX_REMINDERS = 3
 
 PAYMENT_FAILED = "invoice.payment_failed"

@@ -33,7 +33,7 @@ from functions.stateful_actors.settings import Settings
 
 Direction = Literal["up", "down"]
 
-SETTINGS = Settings.from_environment()
+SETTINGS = Settings.current()
 TRANSITION_TIME = SETTINGS.transition_time
 CRASH_MODE = SETTINGS.crash_mode
 CRASH_PROBABILITY = SETTINGS.crash_probability

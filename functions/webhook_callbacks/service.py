@@ -48,7 +48,7 @@ logger = pattern_logger(__name__)
 
 # Read while the module loads: on AWS from Secrets Manager (STRIPE_WEBHOOK_SECRET_ARN), once per cold start.
 SIGNING_SECRET = secret_setting("STRIPE_WEBHOOK_SECRET")
-SIGNATURE_TOLERANCE = Settings.from_environment().signature_tolerance
+SIGNATURE_TOLERANCE = Settings.current().signature_tolerance
 
 if not SIGNING_SECRET:
     # Logged while the module loads, i.e. once per execution environment, not once per event.
