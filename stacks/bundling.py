@@ -147,7 +147,7 @@ def requirement_files(requirements: Path) -> list[Path]:
     return found
 
 
-def _module_file(module: str) -> Path | None:
+def module_file(module: str) -> Path | None:
     """The file of a ``functions.*`` module or package, if the project has one."""
     base = PROJECT_ROOT.joinpath(*module.split("."))
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
@@ -182,7 +182,7 @@ def imported_files(module: str) -> set[Path]:
             continue
         # Importing a.b.c runs a/__init__.py and a/b/__init__.py first.
         for depth in range(1, len(parts) + 1):
-            path = _module_file(".".join(parts[:depth]))
+            path = module_file(".".join(parts[:depth]))
             if path is not None and path not in found:
                 found.add(path)
                 pending.extend(_imported_modules(path))

@@ -176,15 +176,20 @@ class PrivateRestate:
 
 
 @contextlib.contextmanager
-def private_restate(functions: Sequence[FunctionSpec], state_dir: Path, aws_endpoint: str) -> Iterator[PrivateRestate]:
-    """A restate-server of its own, invoking ``functions`` through a local Lambda runtime of its own."""
+def private_restate(
+    functions: Sequence[FunctionSpec], state_dir: Path, aws_endpoint: str | None = None
+) -> Iterator[PrivateRestate]:
+    """A restate-server of its own, invoking ``functions`` through a local Lambda runtime of its own.
+
+    ``aws_endpoint`` (the session's moto) only where Restate must assume an invoker role through STS.
+    """
     with LocalLambdaRuntime(functions, state_dir / "lambda") as runtime:
-        server = RestateServerWithAws(
-            base_dir=state_dir / "restate",
-            ports=RestatePorts(ingress=free_port(), admin=free_port(), node=free_port()),
-            lambda_endpoint=runtime.url,
-            log_file=state_dir / "restate-server.log",
-            aws_endpoint=aws_endpoint,
+        base_dir, log_file = state_dir / "restate", state_dir / "restate-server.log"
+        ports = RestatePorts(ingress=free_port(), admin=free_port(), node=free_port())
+        server = (
+            RestateServer(base_dir, ports, runtime.url, log_file)
+            if aws_endpoint is None
+            else RestateServerWithAws(base_dir, ports, runtime.url, log_file, aws_endpoint=aws_endpoint)
         ).start()
         try:
             yield PrivateRestate(server, runtime)

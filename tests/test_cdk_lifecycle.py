@@ -40,8 +40,9 @@ REGISTRATION_SECONDS = 120.0
 
 
 @pytest.fixture(scope="module")
-def restate(tmp_path_factory: pytest.TempPathFactory, stack: Any) -> Iterator[PrivateRestate]:
-    with private_restate((), tmp_path_factory.mktemp("lifecycle"), stack.aws.url) as private:
+def restate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRestate]:
+    # No invoker role to assume here (AssumeRoleArn is empty), so no STS endpoint either.
+    with private_restate((), tmp_path_factory.mktemp("lifecycle")) as private:
         yield private
 
 

@@ -27,7 +27,8 @@ from local.produce import produce
 from local.stack import LocalStack, StackPorts
 from tests.conftest import RETRYING
 from tests.polling import wait_until
-from tests.test_event_enrichment import location, package_info, register, user_feed
+from tests.test_event_enrichment import location, package_info, register
+from tests.test_event_transactions import feed
 from tests.test_local_stack import upload_step_attempts
 from tests.test_parallelize_work import work_events
 from tests.test_sagas import flaky_card, trip_request
@@ -141,7 +142,7 @@ def test_every_pattern_s_work_in_flight_finishes_once_after_the_whole_stack_rest
     url = attach(stack, f"workflow/DataUploadService/{upload}")
     machine_answer = attach(stack, f"invocation/{machine_call}")
     fan_out_result = attach(stack, f"invocation/{fan_out}")
-    feed = wait_until(lambda: user_feed(stack, user), "the post in the feed after moderation", timeout=120)
+    posts = wait_until(lambda: feed(stack, user), "the post in the feed after moderation", timeout=120)
     tracked = wait_until(lambda: locations_of(stack, package), "the package's location")
     reminders = wait_until(
         lambda: httpx.post(f"{ingress}/PaymentTracker/{invoice}/GetStatus", timeout=30).json(),
@@ -163,7 +164,7 @@ def test_every_pattern_s_work_in_flight_finishes_once_after_the_whole_stack_rest
         "stateful_actors": machine_answer.json() == f"{machine} is now up",
         "parallelize_work": fan_out_result.status_code == 200
         and fan_out_result.json() == {"description": ", ".join(f"{name}: DONE" for name in subtasks)},
-        "event_transactions": [post["content"] for post in feed] == ["Hi!"],
+        "event_transactions": [post["content"] for post in posts] == ["Hi!"],
         "event_enrichment": tracked == [{"timestamp": "2024-10-10 13:00", "location": "Paris"}],
         "scheduling_tasks + webhook_callbacks": (reminders["reminders_count"], reminders["paid"]) == (3, False),
     }
@@ -172,7 +173,7 @@ def test_every_pattern_s_work_in_flight_finishes_once_after_the_whole_stack_rest
         f"\nwhole stack stopped and restarted with {len(in_flight)} invocations in flight: "
         f"done {len(outcomes) - len(failed)}/{len(outcomes)} patterns, lost or wrong {failed}, "
         f"duplicated: payments {len(payments)} for 1 trip, reminders {reminders['reminders_count']} of 3, "
-        f"feed posts {len(feed)} of 1, locations {len(tracked)} of 1"
+        f"feed posts {len(posts)} of 1, locations {len(tracked)} of 1"
     )
     assert in_flight, "the stop found nothing under way"
     assert outcomes == dict.fromkeys(outcomes, True)

@@ -10,6 +10,7 @@ import pytest
 
 from local.produce import produce
 from tests.polling import wait_until
+from tests.test_event_transactions import feed
 
 pytestmark = pytest.mark.kafka
 
@@ -134,14 +135,7 @@ def test_broker_restart_mid_stream_loses_nothing_duplicates_nothing_keeps_order(
     # The broker is shared: every other subscription must consume again too before the next test relies on it.
     user = f"after-restart-{unique}"
     produce(kafka_stack.kafka_bootstrap, "social-media-posts", [(user, json.dumps({"content": "hi", "metadata": "m"}))])
-    wait_until(lambda: user_feed(kafka_stack, user), "UserFeed's subscription to consume again", timeout=120)
-
-
-def user_feed(stack, user: str) -> list[dict[str, Any]]:
-    response = httpx.post(f"{stack.ingress_url}/UserFeed/{user}/GetFeed", timeout=30)
-    response.raise_for_status()
-    posts: list[dict[str, Any]] = response.json()["posts"]
-    return posts
+    wait_until(lambda: feed(kafka_stack, user), "UserFeed's subscription to consume again", timeout=120)
 
 
 def test_a_package_keeps_its_newest_locations_so_its_state_stays_bounded(kafka_stack, unique):

@@ -25,7 +25,6 @@ from hypothesis import strategies as st
 
 from functions.catalog import PATTERNS
 from local.stack import LocalStack
-from tests.conftest import RETRYING
 
 pytestmark = pytest.mark.fault
 
@@ -222,7 +221,7 @@ def left_behind(stack: LocalStack, handler: Handler) -> list[dict[str, Any]]:
     keys = ", ".join(f"'{key}'" for key in handler.keys) or "''"
     return stack.admin().query(
         "SELECT id, target, status, retry_count, last_failure FROM sys_invocation "
-        f"WHERE (id IN ({ids}) OR target_service_key IN ({keys})) AND ({RETRYING} OR status <> 'completed')"
+        f"WHERE (id IN ({ids}) OR target_service_key IN ({keys})) AND status <> 'completed'"
     )
 
 

@@ -24,6 +24,7 @@ from stacks.bundling import (
     REGISTRATION_HANDLER_MODULE,
     copy_sources,
     http_api_sources,
+    module_file,
     pattern_sources,
     registration_sources,
 )
@@ -58,14 +59,6 @@ def absolute_imports(path: Path) -> Iterator[str]:
 
 def is_development_tool(module: str) -> bool:
     return module.split(".")[0] in DEVELOPMENT_PACKAGES
-
-
-def module_file(module: str) -> Path | None:
-    base = PROJECT_ROOT.joinpath(*module.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def module_name(path: Path) -> str:
