@@ -142,6 +142,23 @@ def test_the_meter_counts_reports_written_since_its_mark(tmp_path):
     assert meter.count(["sagas"]) == 1
 
 
+def test_polling_the_meter_counts_each_report_once_and_a_half_written_one_when_it_is_whole(tmp_path):
+    log = tmp_path / "sagas.log"
+    log.write_text(FUNCTION_LOG)
+    meter = ReportMeter(tmp_path)
+    meter.mark()
+    whole, half = report_line("g7", 3.0, 512, 48) + "\n", report_line("h8", 2.0, 512, 48)
+    with log.open("a") as more:
+        more.write(whole + half[:20])
+    assert meter.count() == 1
+    assert meter.count() == 1, "a second poll with nothing new counts nothing twice"
+    with log.open("a") as more:
+        more.write(half[20:] + "\n")
+    assert meter.count() == 2
+    meter.mark()
+    assert meter.count() == 0
+
+
 def test_bundles_are_found_through_the_templates_and_measured(tmp_path):
     asset = tmp_path / "asset.0123abcd"
     (asset / "functions").mkdir(parents=True)
