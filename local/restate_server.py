@@ -12,12 +12,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from functions.common.state_size import MAX_INPUT_BYTES
 from functions.registration.restate_admin import AdminApiUnreachable, RestateAdmin
 from local.processes import PROJECT_ROOT, port_is_open, start_guarded, stop_process, tail, wait_until_listening
 
 RESTATE_SERVER = PROJECT_ROOT / "node_modules" / ".bin" / "restate-server"
-INGRESS_REQUEST_SIZE_LIMIT = "4 MiB"
-"""Below what fits into one Lambda invocation; deployed Restate environments need the same (README)."""
+INGRESS_REQUEST_SIZE_LIMIT = f"{MAX_INPUT_BYTES // 1024 // 1024} MiB"
+"""A body, with a key's state at its budget beside it, still fits into one Lambda invocation;
+deployed Restate environments need the same (README)."""
 
 
 @dataclass

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from functions.catalog import HTTP_APIS, PATTERNS
+from functions.common.state_size import MAX_INPUT_BYTES
 from local.lambda_runtime import (
     MAX_REQUEST_BYTES,
     MAX_RESPONSE_BYTES,
@@ -169,9 +170,10 @@ def test_a_body_too_large_for_lambda_is_refused_at_the_ingress_and_a_large_one_s
         headers = {"content-type": "application/json"}
         return httpx.post(f"{stack.ingress_url}/AsyncTaskWorker/RunTask", content=body, headers=headers, timeout=60)
 
-    # 5 MB base64-encoded is over Lambda's 6 MB: without the ingress limit every attempt would fail, forever.
-    assert run_task(5_000_000).status_code == 413
-    under_the_limit = run_task(3_900_000)
+    # Beside a key's state at its budget, a larger body would not fit into Lambda's 6 MB, and every
+    # attempt would fail, forever (functions/common/state_size.py).
+    assert run_task(MAX_INPUT_BYTES).status_code == 413
+    under_the_limit = run_task(MAX_INPUT_BYTES - 1000)
     assert under_the_limit.status_code == 400 and "id:" in under_the_limit.json()["message"]
 
 

@@ -24,6 +24,7 @@ import restate
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.common.logs import pattern_logger
+from functions.common.state_size import newest_that_fit, state_budget
 from functions.common.validation import CHECKED_JSON, checked_input
 from functions.event_enrichment.settings import Settings
 
@@ -31,12 +32,16 @@ logger = pattern_logger(__name__)
 
 PACKAGE_INFO = "package-info"
 MAX_LOCATIONS = Settings.current().max_locations
+JOURNAL_BYTES = 16 * 1024
+"""What one call's journal and output take besides the package's state, at most: a few entries."""
+PACKAGE_BUDGET = state_budget(JOURNAL_BYTES)
+"""A package keeps its newest locations within these bytes as well as within ``PACKAGE_MAX_LOCATIONS``."""
 
 
 class PackageRegistration(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    final_destination: str = Field(alias="finalDestination", min_length=1)
+    final_destination: str = Field(alias="finalDestination", min_length=1, max_length=300)
 
 
 class LocationUpdate(BaseModel):
@@ -68,8 +73,10 @@ async def update_location(ctx: restate.ObjectContext, update: LocationUpdate) ->
     info = await ctx.get(PACKAGE_INFO, type_hint=PackageInfo)
     if info is None:
         raise restate.TerminalError(f"package {ctx.key()} is not registered", status_code=404)
-    # Newest updates only: the state of one key must keep fitting into a Lambda invocation (settings.py).
-    info.locations = [*info.locations, update][-MAX_LOCATIONS:]
+    # Newest updates only, by count and by bytes: the state of one key must keep fitting into a Lambda invocation.
+    newest = [*info.locations, update][-MAX_LOCATIONS:]
+    without_locations = PackageInfo(final_destination=info.final_destination)
+    info.locations = newest_that_fit(newest, PACKAGE_BUDGET, empty_state=without_locations)
     ctx.set(PACKAGE_INFO, info)
     logger.info("Package %s is at %s (%s)", ctx.key(), update.location, update.timestamp)
 

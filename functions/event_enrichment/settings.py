@@ -9,7 +9,7 @@ from functions.common.settings import PatternSettings
 
 class Settings(PatternSettings):
     max_locations: int = Field(100, ge=1, le=1000, alias="PACKAGE_MAX_LOCATIONS")
-    """A package keeps its newest location updates, this many. Restate hands an object's state to every
-    invocation of it, and a Lambda invocation carries at most 6 MB: a history that grew without bound
-    would, past about 4.5 MB, fail every later update of that package. With updates of at most 400
-    characters, 1,000 stay far below."""
+    """A package keeps its newest location updates, at most this many, and only as many as fit into
+    ``PACKAGE_BUDGET`` bytes (service.py): Restate hands an object's state to every invocation of it,
+    and a Lambda invocation carries at most 6 MB. With updates of at most 400 characters (1.6 KB in
+    4-byte characters), 1,000 take about 1.7 MB, so today the count binds first."""

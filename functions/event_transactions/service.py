@@ -30,6 +30,7 @@ import restate
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.common.logs import pattern_logger
+from functions.common.state_size import newest_that_fit, state_budget
 from functions.common.validation import CHECKED_JSON, checked_input
 from functions.event_transactions.settings import Settings
 from functions.event_transactions.social_backend import create_post, moderation_status
@@ -42,6 +43,14 @@ MIN_PENDING_POLLS = SETTINGS.min_pending_polls
 MAX_PENDING_POLLS = max(MIN_PENDING_POLLS, SETTINGS.max_pending_polls)
 MAX_FEED_POSTS = SETTINGS.max_feed_posts
 MAX_CONTENT_CHARACTERS = 10_000
+MAX_METADATA_CHARACTERS = 1_000
+JOURNAL_BYTES = 128 * 1024
+"""What one ProcessPost's journal and output take besides the feed, at most: the entry it returns
+(40 KB: 10,000 characters of up to 4 bytes) and a few hundred bytes per moderation poll (at most
+100 polls, settings.py)."""
+FEED_BUDGET = state_budget(JOURNAL_BYTES)
+"""A feed keeps its newest posts within these bytes (about 2.2 MB) as well as within ``FEED_MAX_POSTS``:
+a count alone does not bound bytes, and a feed past Lambda's payload limit would stall its user."""
 
 FEED = "feed"
 
@@ -50,7 +59,7 @@ class SocialMediaPost(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     content: str = Field(max_length=MAX_CONTENT_CHARACTERS)
-    metadata: str
+    metadata: str = Field(max_length=MAX_METADATA_CHARACTERS)
 
 
 class FeedEntry(BaseModel):
@@ -94,8 +103,8 @@ async def process_post(ctx: restate.ObjectContext, post: SocialMediaPost) -> Fee
     published_at = await ctx.run_typed("publish time", now)
     entry = FeedEntry(post_id=post_id, content=post.content, created_at=created.created_at, published_at=published_at)
     feed = await ctx.get(FEED, type_hint=Feed) or Feed()
-    # Newest posts only: the state of one key must keep fitting into a Lambda invocation (settings.py).
-    feed.posts = [*feed.posts, entry][-MAX_FEED_POSTS:]
+    # Newest posts only, by count and by bytes: the state of one key must keep fitting into a Lambda invocation.
+    feed.posts = newest_that_fit([*feed.posts, entry][-MAX_FEED_POSTS:], FEED_BUDGET, empty_state=Feed())
     ctx.set(FEED, feed)
     logger.info("Updated the feed of user %s with post %s", user_id, post_id)
     return entry
@@ -103,7 +112,7 @@ async def process_post(ctx: restate.ObjectContext, post: SocialMediaPost) -> Fee
 
 @user_feed.handler("GetFeed", kind="shared")
 async def get_feed(ctx: restate.ObjectSharedContext) -> Feed:
-    """The user's newest published posts (``FEED_MAX_POSTS``), oldest first."""
+    """The user's newest published posts (at most ``FEED_MAX_POSTS``, within ``FEED_BUDGET`` bytes), oldest first."""
     return await ctx.get(FEED, type_hint=Feed) or Feed()
 
 

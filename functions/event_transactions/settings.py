@@ -12,10 +12,12 @@ from functions.common.settings import PatternSettings, Seconds
 class Settings(PatternSettings):
     poll_interval: Seconds = Field(timedelta(seconds=5), alias="MODERATION_POLL_SECONDS")
     """The durable sleep between two polls of the moderation service."""
-    min_pending_polls: int = Field(1, ge=0, alias="MODERATION_MIN_PENDING_POLLS")
-    max_pending_polls: int = Field(3, ge=0, alias="MODERATION_MAX_PENDING_POLLS")
-    """How often the simulated moderation answers "pending" before it decides: at random in this range."""
+    min_pending_polls: int = Field(1, ge=0, le=100, alias="MODERATION_MIN_PENDING_POLLS")
+    max_pending_polls: int = Field(3, ge=0, le=100, alias="MODERATION_MAX_PENDING_POLLS")
+    """How often the simulated moderation answers "pending" before it decides: at random in this range.
+    Each poll adds to the post's journal, which rides along in every invocation of it: bounded too."""
     max_feed_posts: int = Field(100, ge=1, le=400, alias="FEED_MAX_POSTS")
-    """A feed keeps its newest posts, this many. Restate hands an object's state to every invocation of
-    it, and a Lambda invocation carries at most 6 MB: a feed that grew without bound would, past about
-    4.5 MB, fail every later post of its user. With posts of at most 10,000 characters, 400 stay far below."""
+    """A feed keeps its newest posts, at most this many, and only as many as fit into ``FEED_BUDGET``
+    bytes (service.py): Restate hands an object's state to every invocation of it, and a Lambda
+    invocation carries at most 6 MB, so a count alone is no bound (400 posts of 10,000 characters in
+    4-byte characters would take 16 MB)."""
