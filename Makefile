@@ -9,7 +9,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export AWS_EC2_METADATA_DISABLED := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install dev demo test unit chaos lint bench clean distclean synth deploy api-docs
+.PHONY: help install dev demo test unit chaos lint bench clean distclean synth deploy api-docs package
 
 help:
 	@echo "make install install what the rest needs: .venv/, node_modules/, Kafka's jars and the bundles' wheels in .state/"
@@ -21,13 +21,14 @@ help:
 	@echo "make lint    ruff + mypy"
 	@echo "make api-docs  write functions/API.md from the schemas the handlers publish"
 	@echo "make bench   the Lambda path against a long-running HTTP/2 endpoint, side by side: ratios, invocations, cost, sizes (ARGS=--quick)"
+	@echo "make package build the restate-lambda wheel (the constructs package) into dist/"
 	@echo "make synth   synthesize the CDK app into cdk.out/ (offline, no AWS credentials needed)"
 	@echo "make deploy  deploy every pattern (registered with Restate) and the front door to AWS Lambda (PATTERN=<name> for one)"
 	@echo "make clean   remove the local state (.state/: stacks' data and logs) and build output; keeps the downloads"
 	@echo "make distclean  make clean, and remove the downloads in .state/ too (Kafka's jars, the bundles' wheels)"
 
 # Every function's requirements file (functions/<name>/requirements.txt besides the shared one) feeds the venv.
-$(VENV)/.installed: requirements.txt requirements-dev.txt functions/requirements.txt $(wildcard functions/*/requirements.txt)
+$(VENV)/.installed: requirements.txt requirements-dev.txt restate-lambda/pyproject.toml functions/requirements.txt $(wildcard functions/*/requirements.txt)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -43,7 +44,7 @@ $(STATE)/kafka-jars/.installed: local/kafka/pom.xml local/kafka_broker.py | $(VE
 
 # Wheels of the Lambda bundles (this machine's and arm64/3.13), fetched now: the shipped-artifact
 # tests then talk only to 127.0.0.1, and `make synth` needs no network.
-$(STATE)/bundles/.installed: $(VENV)/.installed stacks/bundling.py $(wildcard functions/*/requirements.txt)
+$(STATE)/bundles/.installed: $(VENV)/.installed stacks/bundling.py restate-lambda/src/restate_lambda/cdk/bundling.py $(wildcard functions/*/requirements.txt)
 	$(PY) -m stacks.bundling
 	touch $@
 
@@ -77,6 +78,11 @@ bench: install
 
 api-docs: install
 	$(PY) -m local.api_docs
+
+# The constructs package as a wheel any CDK app installs: pip install dist/restate_lambda-*.whl
+package: $(VENV)/.installed
+	$(PY) -m pip wheel --quiet --no-deps --wheel-dir dist ./restate-lambda
+	@ls dist/restate_lambda-*.whl
 
 # The CDK CLI runs app.py with the venv's Python (cdk.json); CDK_ARGS passes more, e.g. CDK_ARGS="-c lambda:architecture=x86_64".
 CDK := npx cdk --no-notices
@@ -114,7 +120,7 @@ DOWNLOADS := kafka-jars bundles
 
 clean:
 	test ! -d $(STATE) || find $(STATE) -mindepth 1 -maxdepth 1 $(foreach name,$(DOWNLOADS),! -name $(name)) -exec rm -rf {} +
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out dist .pytest_cache .mypy_cache .ruff_cache
 
 distclean: clean
 	rm -rf $(STATE)

@@ -456,7 +456,7 @@ class HttpApiConfig:
 class DeploymentConfig:
     restate: RestateConfig
     kafka: KafkaConfig | None
-    architecture: str
+    architecture: Literal["arm64", "x86_64"]
     log_retention_days: int
     name_prefix: str
     tags: Mapping[str, str]

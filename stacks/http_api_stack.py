@@ -20,7 +20,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from functions.catalog import API_KEY_SECRET_VARIABLE, INGRESS_URL_VARIABLE, HttpApi
-from stacks.bundling import Target, http_api_code
+from stacks.bundling import Target, http_api_bundle
 from stacks.config import DeploymentConfig, http_api_context_prefix
 from stacks.python_function import PythonFunction, imported_network
 from stacks.shared_stack import secret_reference
@@ -79,8 +79,7 @@ class HttpApiStack(cdk.Stack):
             function_name=config.function_name(api.name),
             description=api.title,
             handler=api.handler,
-            code=http_api_code(api, target),
-            target=target,
+            bundle=http_api_bundle(api, target),
             timeout_seconds=api.timeout_seconds,
             memory_mb=api.memory_mb,
             log_retention_days=config.log_retention_days,

@@ -17,7 +17,7 @@ from constructs import Construct
 from functions.catalog import Pattern, subscription_options
 from functions.common.settings import secret_arn_variable
 from functions.registration.custom_resource import DEPLOYMENT_RESOURCE, SUBSCRIPTION_RESOURCE
-from stacks.bundling import Target, pattern_asset_hash, pattern_code
+from stacks.bundling import Target, pattern_bundle
 from stacks.config import DeploymentConfig
 from stacks.nag import acknowledge
 from stacks.pattern_permissions import grant_pattern_permissions
@@ -66,16 +66,13 @@ class PatternStack(cdk.Stack):
         super().__init__(scope, construct_id, description=f"Restate pattern: {pattern.title}", **kwargs)
         self.pattern = pattern
         settings = {**pattern.settings, **config.pattern_settings.get(pattern.name, {})}
-        # One hash: the asset is stored under it, and the registration records it to recognise its deployment.
-        code_hash = pattern_asset_hash(pattern, target)
         self.lambda_function = PythonFunction(
             self,
             "Service",
             function_name=config.function_name(pattern.name),
             description=f"{pattern.title}: {', '.join(pattern.services)}",
             handler=pattern.handler,
-            code=pattern_code(pattern, target, code_hash),
-            target=target,
+            bundle=pattern_bundle(pattern, target),
             timeout_seconds=pattern.timeout_seconds,
             memory_mb=pattern.memory_mb,
             log_retention_days=config.log_retention_days,
@@ -128,7 +125,7 @@ class PatternStack(cdk.Stack):
                 "PruneOldDeployments": str(config.restate.prune_old_deployments).lower(),
                 # Recorded in the deployment's metadata: a function deleted and re-created reuses its version
                 # numbers, so only stack, logical id and code tell this registration from an earlier one.
-                "CodeHash": code_hash,
+                "CodeHash": self.lambda_function.asset_hash,
                 "AllowBreakingChanges": str(config.restate.allow_breaking_changes).lower(),
             },
         )

@@ -1,8 +1,9 @@
 """A Python Lambda function the way every function of this app is built.
 
-Each gets its own execution role, its own log group (named like Lambda's default, with a
-retention) and JSON logs. The role may write to that log group only, instead of the managed
-AWSLambdaBasicExecutionRole policy that may create and write any log group in the account.
+The ``restate-lambda`` package's :class:`~restate_lambda.cdk.PythonFunction`: its own execution role,
+its own log group (named like Lambda's default, with a retention), JSON logs, and a bundle built
+on the host with bytecode for the target Python. This app adds its VPC placement from the context
+and the cdk-nag reasons for what the checks flag.
 """
 
 from __future__ import annotations
@@ -12,17 +13,12 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
+from restate_lambda import cdk as restate_lambda_cdk
+from restate_lambda.cdk.bundling import Bundle
 
-from stacks.bundling import Target
 from stacks.config import VpcPlacement
 from stacks.nag import acknowledge
-
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922)
-"""The retention periods CloudWatch Logs accepts."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +64,7 @@ def imported_network(scope: Construct, id_prefix: str, placement: VpcPlacement |
     return Network(vpc, subnets, security_groups)
 
 
-class PythonFunction(Construct):
+class PythonFunction(restate_lambda_cdk.PythonFunction):
     def __init__(
         self,
         scope: Construct,
@@ -77,8 +73,7 @@ class PythonFunction(Construct):
         function_name: str,
         description: str,
         handler: str,
-        code: lambda_.Code,
-        target: Target,
+        bundle: Bundle,
         timeout_seconds: int,
         memory_mb: int,
         log_retention_days: int,
@@ -86,32 +81,26 @@ class PythonFunction(Construct):
         network: Network | None = None,
         version_removal_policy: cdk.RemovalPolicy | None = None,
     ) -> None:
-        super().__init__(scope, construct_id)
-        if log_retention_days not in LOG_RETENTION_DAYS:
-            raise ValueError(f"log retention must be one of {LOG_RETENTION_DAYS} days, got {log_retention_days}")
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=f"/aws/lambda/{function_name}",
-            # The name is fixed, so a log group left behind would block deploying the stack again.
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+        super().__init__(
+            scope,
+            construct_id,
+            sources=bundle.sources,
+            requirements=bundle.requirements,
+            target=bundle.target,
+            cache_dir=bundle.cache_dir,
+            function_name=function_name,
+            description=description,
+            handler=handler,
+            timeout=cdk.Duration.seconds(timeout_seconds),
+            memory_size=memory_mb,
+            log_retention_days=log_retention_days,
+            environment=environment,
+            vpc=network.vpc if network is not None else None,
+            vpc_subnets=network.subnets if network is not None else (),
+            security_groups=network.security_groups if network is not None else (),
+            version_removal_policy=version_removal_policy,
         )
-        cfn_log_group = self.log_group.node.default_child
-        assert isinstance(cfn_log_group, logs.CfnLogGroup)
-        cfn_log_group.retention_in_days = log_retention_days
-
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Execution role of {function_name}",
-        )
-        self.log_group.grant_write(self.role)
         if network is not None:
-            # Network interfaces in the VPC are created by Lambda on the function's behalf.
-            self.role.add_managed_policy(
-                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
-            )
             acknowledge(
                 self.role,
                 "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
@@ -119,34 +108,9 @@ class PythonFunction(Construct):
                 "The AWS-maintained policy is the documented minimum for Lambda to manage the function's "
                 "network interfaces; its ec2 actions cannot be limited to resources that do not exist yet.",
             )
-
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            function_name=function_name,
-            description=description,
-            runtime=lambda_.Runtime.PYTHON_3_13,
-            architecture=target.lambda_architecture,
-            handler=handler,
-            code=code,
-            timeout=cdk.Duration.seconds(timeout_seconds),
-            memory_size=memory_mb,
-            environment=dict(environment or {}),
-            role=self.role,
-            log_group=self.log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
-            system_log_level_v2=lambda_.SystemLogLevel.INFO,
-            vpc=network.vpc if network is not None else None,
-            vpc_subnets=ec2.SubnetSelection(subnets=list(network.subnets)) if network is not None else None,
-            security_groups=(list(network.security_groups) or None) if network is not None else None,
-            current_version_options=lambda_.VersionOptions(removal_policy=version_removal_policy)
-            if version_removal_policy is not None
-            else None,
-        )
         acknowledge(
             self.function,
             "AwsSolutions-L1",
-            "Python 3.13 is the runtime the bundles are built for (cp313 wheels of pydantic-core and "
-            "restate-sdk) and the one the patterns are tested with.",
+            f"Python {bundle.target.python_version} is the runtime the bundles are built for (its wheels of "
+            "pydantic-core and restate-sdk, and its bytecode).",
         )

@@ -23,7 +23,7 @@ from functions.registration.custom_resource import (
     KAFKA_CLUSTER_RESOURCE,
     MINIMUM_RESTATE_VERSIONS,
 )
-from stacks.bundling import REGISTRATION_HANDLER_MODULE, Target, registration_code
+from stacks.bundling import REGISTRATION_HANDLER_MODULE, Target, registration_bundle
 from stacks.config import DeploymentConfig, RestateConfig, example_values_warning
 from stacks.nag import acknowledge
 from stacks.python_function import PythonFunction, imported_network
@@ -113,8 +113,7 @@ class SharedStack(cdk.Stack):
             function_name=f"{config.name_prefix}-registration",
             description="Registers function versions, the Kafka cluster and subscriptions with Restate",
             handler=f"{REGISTRATION_HANDLER_MODULE}.handler",
-            code=registration_code(target),
-            target=target,
+            bundle=registration_bundle(target),
             timeout_seconds=restate.registration_timeout_seconds,
             memory_mb=256,
             log_retention_days=config.log_retention_days,

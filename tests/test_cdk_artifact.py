@@ -11,6 +11,8 @@ its own requirements, answers Function URL events from its own packages alone.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -64,10 +66,11 @@ def test_the_bundle_holds_the_pattern_its_shared_code_and_target_wheels_only(bun
     tag = f"cpython-{HOST.python_version.replace('.', '')}-{machine}-linux-gnu"
     assert (bundle / "functions" / "durable_rpc" / "service.py").is_file()
     assert (bundle / "functions" / "common" / "validation.py").is_file()
-    assert sorted(path.name for path in (bundle / "functions").iterdir() if path.is_dir()) == ["common", "durable_rpc"]
+    folders = sorted(path.name for path in (bundle / "functions").iterdir() if path.is_dir())
+    assert folders == ["__pycache__", "common", "durable_rpc"]
     assert list((bundle / "pydantic_core").glob(f"_pydantic_core.{tag}.so"))
     assert list((bundle / "restate").glob(f"_internal.{tag}.so"))
-    assert not list(bundle.rglob("__pycache__")), "nothing compiled for the host"
+    assert not list(bundle.rglob("README*")), "no README ships"
     # The front door's web framework comes with its own requirements file, not with every pattern.
     assert not [name for name in ("fastapi", "starlette", "mangum", "httpx") if (bundle / name).exists()]
 
@@ -95,9 +98,38 @@ def test_the_bundled_function_registers_through_the_handler_and_serves_the_ingre
     assert httpx.post(reserve, headers={"idempotency-key": "a"}, timeout=60).json() is True
     assert httpx.post(reserve, headers={"idempotency-key": "b"}, timeout=60).json() is False
     assert httpx.post(reserve, headers={"idempotency-key": "a"}, timeout=60).json() is True
-    # Python leaves compiled files beside what it imported: the pattern and the SDK came from the bundle.
-    assert list((bundle / "functions" / "durable_rpc" / "__pycache__").glob("service.*.pyc"))
-    assert list((bundle / "restate" / "__pycache__").glob("*.pyc"))
+
+
+def test_the_bundle_imports_from_its_own_bytecode_on_a_read_only_code_folder(bundle, tmp_path):
+    # As on Lambda: /var/task is read-only, so Python can only use the bytecode the bundle ships.
+    code = tmp_path / "task"
+    shutil.copytree(bundle, code, symlinks=True)
+    for path in code.rglob("*"):
+        path.chmod(path.stat().st_mode & ~0o222)
+    try:
+        imported = subprocess.run(
+            [sys.executable, "-v", "-c", "import functions.durable_rpc.service"],
+            cwd=code,
+            env={"PATH": os.environ["PATH"], "PYTHONPATH": str(code)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        for path in code.rglob("*"):
+            path.chmod(path.stat().st_mode | 0o200)
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    # `python -v` names the cached code object it loads, and each module it had to compile instead.
+    loaded = [line for line in imported.stderr.splitlines() if line.startswith("# code object from")]
+    for module in (
+        "functions/durable_rpc/__pycache__/service",
+        "restate/__pycache__/context",
+        "pydantic/__pycache__/main",
+    ):
+        assert any(f"{code}/{module}." in line for line in loaded), f"{module} was not loaded from its bytecode"
+    compiled_here = [line for line in imported.stderr.splitlines() if str(code) in line and "could not create" in line]
+    assert not compiled_here, compiled_here[:5]
 
 
 FRONT_DOOR_CHECK = """
