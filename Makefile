@@ -48,7 +48,14 @@ $(STATE)/bundles/.installed: $(VENV)/.installed stacks/bundling.py restate-lambd
 	$(PY) -m stacks.bundling
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed $(STATE)/kafka-jars/.installed $(STATE)/bundles/.installed
+# Wheels of the example CDK app's requirements (not restate-lambda itself: the test builds that), so
+# that its test installs them into a fresh venv without the network.
+EXAMPLE_REQUIREMENTS := restate-lambda/examples/greeter/requirements.txt
+$(STATE)/wheelhouse/.installed: $(EXAMPLE_REQUIREMENTS) | $(VENV)/.installed
+	$(PY) -m pip download --quiet --dest $(STATE)/wheelhouse $$(grep -v -e '^#' -e '^restate-lambda' $(EXAMPLE_REQUIREMENTS))
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed $(STATE)/kafka-jars/.installed $(STATE)/bundles/.installed $(STATE)/wheelhouse/.installed
 
 dev: install
 	$(PY) -m local.stack
@@ -71,6 +78,8 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
+	# The example is an app of its own (its app.py would clash with ours as module "app").
+	cd restate-lambda/examples/greeter && ../../../$(PY) -m mypy --config-file ../../../pyproject.toml app.py greeter/service.py
 
 # ARGS=--quick: fewer calls and events, shorter pattern waits (results in .state/bench/results.json either way).
 bench: install
@@ -81,7 +90,8 @@ api-docs: install
 
 # The constructs package as a wheel any CDK app installs: pip install dist/restate_lambda-*.whl
 package: $(VENV)/.installed
-	$(PY) -m pip wheel --quiet --no-deps --wheel-dir dist ./restate-lambda
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist ./restate-lambda
+	rm -rf restate-lambda/build
 	@ls dist/restate_lambda-*.whl
 
 # The CDK CLI runs app.py with the venv's Python (cdk.json); CDK_ARGS passes more, e.g. CDK_ARGS="-c lambda:architecture=x86_64".
@@ -116,7 +126,7 @@ endef
 export CHECK_AWS_CREDENTIALS
 
 # The downloads stay (Kafka's jars, the bundles' wheels): fetching them again takes minutes. distclean removes them.
-DOWNLOADS := kafka-jars bundles
+DOWNLOADS := kafka-jars bundles wheelhouse
 
 clean:
 	test ! -d $(STATE) || find $(STATE) -mindepth 1 -maxdepth 1 $(foreach name,$(DOWNLOADS),! -name $(name)) -exec rm -rf {} +

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import httpx
+from restate_lambda.registration.admin import SubscriptionSpec
 
 from functions.catalog import SUBSCRIPTION_OPTIONS, Pattern
-from functions.registration.restate_admin import SubscriptionSpec
 from local.bench_report import Report, parse_reports
 from local.bench_stack import WARM_STEP, LambdaSide
 from local.demo import demo_of

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from restate_lambda.registration.admin import RestateAdmin
 
 from functions.catalog import Pattern
-from functions.registration.restate_admin import RestateAdmin
 from local.aws_endpoint import LocalAwsEndpoint
 from local.bench_cpu import process_table, tree_cpu_seconds
 from local.bench_report import Report, parse_reports

@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable, Mapping
 
 import httpx
+from restate_lambda.registration.admin import AdminApiUnreachable, RestateAdmin
 
 from functions.catalog import HTTP_APIS, PATTERNS
 from functions.common.ingress import DEFAULT_INGRESS_URL
-from functions.registration.restate_admin import AdminApiUnreachable, RestateAdmin
 from local.processes import STATE_DIR, port_is_open
 from local.stack import LocalStack, StackPorts, settings_from
 

@@ -12,8 +12,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from restate_lambda.registration.admin import AdminApiUnreachable, RestateAdmin
+
 from functions.common.state_size import MAX_INPUT_BYTES
-from functions.registration.restate_admin import AdminApiUnreachable, RestateAdmin
 from local.processes import PROJECT_ROOT, port_is_open, start_guarded, stop_process, tail, wait_until_listening
 
 RESTATE_SERVER = PROJECT_ROOT / "node_modules" / ".bin" / "restate-server"

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import FrameType
 
+from restate_lambda.registration.admin import RestateAdmin, SubscriptionSpec
+
 from functions.catalog import (
     HTTP_APIS,
     INGRESS_URL_VARIABLE,
@@ -43,7 +45,6 @@ from functions.catalog import (
     Subscription,
     subscription_options,
 )
-from functions.registration.restate_admin import RestateAdmin, SubscriptionSpec
 from local.aws_endpoint import LocalAwsEndpoint
 from local.function_url import FunctionUrlServer
 from local.kafka_broker import KafkaBroker, ensure_kafka_jars

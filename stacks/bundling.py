@@ -120,15 +120,6 @@ def http_api_sources(api: HttpApi) -> list[Path]:
     return [*sources, *extra]
 
 
-REGISTRATION_HANDLER_MODULE = "functions.registration.custom_resource"
-
-
-def registration_sources() -> list[Path]:
-    """The registration handler and the runtime modules it imports (the standard library and boto3, which
-    Lambda's runtime has, aside): found by following its imports, so a new shared module cannot be missed."""
-    return sorted(imported_files(REGISTRATION_HANDLER_MODULE))
-
-
 def python_sources(sources: Iterable[Path]) -> PythonSources:
     """The files and folders as a bundle's own code, laid out as they are under the project root."""
     return PythonSources(PROJECT_ROOT, tuple(source.relative_to(PROJECT_ROOT).as_posix() for source in sources))
@@ -150,11 +141,6 @@ def pattern_bundle(pattern: Pattern, target: Target) -> Bundle:
 
 def http_api_bundle(api: HttpApi, target: Target) -> Bundle:
     return Bundle([python_sources(http_api_sources(api))], requirements_file(api), target, DEPENDENCY_CACHE)
-
-
-def registration_bundle(target: Target) -> Bundle:
-    """Standard library only (boto3 is Lambda's): no requirements."""
-    return Bundle([python_sources(registration_sources())], None, target, DEPENDENCY_CACHE)
 
 
 def bundle_pattern(pattern: Pattern, output_dir: Path, target: Target) -> Path:

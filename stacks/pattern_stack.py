@@ -13,10 +13,10 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
+from restate_lambda.cdk import KafkaSubscription, RestateDeployment
 
 from functions.catalog import Pattern, subscription_options
 from functions.common.settings import secret_arn_variable
-from functions.registration.custom_resource import DEPLOYMENT_RESOURCE, SUBSCRIPTION_RESOURCE
 from stacks.bundling import Target, pattern_bundle
 from stacks.config import DeploymentConfig
 from stacks.nag import acknowledge
@@ -25,6 +25,7 @@ from stacks.python_function import PythonFunction
 from stacks.shared_stack import SharedStack, secret_reference
 
 INLINE_POLICY_NAME_LIMIT = 128
+REMOVAL_POLICIES = {"retain": cdk.RemovalPolicy.RETAIN, "destroy": cdk.RemovalPolicy.DESTROY}
 
 
 def invoke_policy_name(config: DeploymentConfig, pattern_name: str) -> str:
@@ -110,48 +111,43 @@ class PatternStack(cdk.Stack):
             function=function,
         )
 
-        self.registration = cdk.CustomResource(
+        self.deployment = RestateDeployment(
             self,
             "Registration",
-            service_token=shared.provider.service_token,
-            resource_type=DEPLOYMENT_RESOURCE,
-            properties={
-                **shared.admin_properties(),
-                "FunctionVersionArn": self.version.function_arn,
-                "AssumeRoleArn": shared.invoker_role.role_arn,
-                "Services": list(pattern.services),
-                "PrivateServices": list(pattern.private_services),
-                "RemovalPolicy": config.restate.removal_policy,
-                "PruneOldDeployments": str(config.restate.prune_old_deployments).lower(),
-                # Recorded in the deployment's metadata: a function deleted and re-created reuses its version
-                # numbers, so only stack, logical id and code tell this registration from an earlier one.
-                "CodeHash": self.lambda_function.asset_hash,
-                "AllowBreakingChanges": str(config.restate.allow_breaking_changes).lower(),
-            },
+            environment=shared.restate_environment,
+            provider=shared.registration_provider,
+            version=self.version,
+            services=pattern.services,
+            private=list(pattern.private_services),
+            removal_policy=REMOVAL_POLICIES[config.restate.removal_policy],
+            prune_drained_deployments=config.restate.prune_old_deployments,
+            allow_breaking=config.restate.allow_breaking_changes,
+            code_hash=self.lambda_function.asset_hash,
+            # The grant above, by the name and logical id it had before the package existed: a policy of
+            # the same name under a new logical id would be deleted by the removal of the old one.
+            invoke_grant="none",
+            minimum_restate_version=shared.minimum_restate_version,
         )
+        self.registration = self.deployment.resource
         # Restate invokes the function while registering it, as the invoker role.
         self.registration.node.add_dependency(self.invoke_policy)
 
-        self.subscriptions: list[cdk.CustomResource] = []
-        if config.kafka is not None:
+        self.subscriptions: list[KafkaSubscription] = []
+        if shared.kafka_cluster is not None:
             for subscription in pattern.subscriptions:
-                resource = cdk.CustomResource(
-                    self,
-                    f"Subscription-{subscription.topic}",
-                    service_token=shared.provider.service_token,
-                    resource_type=SUBSCRIPTION_RESOURCE,
-                    properties={
-                        **shared.admin_properties(),
-                        "ClusterName": config.kafka.cluster_name,
-                        "Topic": subscription.topic,
-                        "Service": subscription.service,
-                        "Handler": subscription.handler,
-                        "Options": subscription_options(config.name_prefix, pattern.name, subscription),
-                    },
+                self.subscriptions.append(
+                    KafkaSubscription(
+                        self,
+                        f"Subscription-{subscription.topic}",
+                        cluster=shared.kafka_cluster,
+                        topic=subscription.topic,
+                        service=subscription.service,
+                        handler=subscription.handler,
+                        options=subscription_options(config.name_prefix, pattern.name, subscription),
+                        after=[self.deployment],
+                        minimum_restate_version=shared.minimum_restate_version,
+                    )
                 )
-                # Restate accepts a subscription only for a service it knows.
-                resource.node.add_dependency(self.registration)
-                self.subscriptions.append(resource)
 
         cdk.CfnOutput(self, "FunctionVersionArn", value=self.version.function_arn)
         cdk.CfnOutput(self, "DeploymentId", value=self.registration.get_att_string("DeploymentId"))

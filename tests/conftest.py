@@ -21,9 +21,9 @@ import boto3
 import httpx
 import pytest
 from moto import mock_aws
+from restate_lambda.registration.admin import RestateAdmin
 
 from functions.catalog import INGRESS_URL_VARIABLE, http_api_named
-from functions.registration.restate_admin import RestateAdmin
 from local.lambda_runtime import FunctionSpec, spec_for_http_api
 from local.processes import tail
 from local.stack import LocalStack, StackPorts

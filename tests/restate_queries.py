@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.registration.restate_admin import RestateAdmin
+from restate_lambda.registration.admin import RestateAdmin
 
 
 def invocation_row(admin: RestateAdmin, invocation_id: str) -> dict[str, Any]:

@@ -21,9 +21,9 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
+from restate_lambda.registration.custom_resource import handler
 
 from functions.catalog import HTTP_APIS, PATTERNS, HttpApi, Pattern, http_api_named, pattern_named
-from functions.registration.custom_resource import handler
 from local.function_url import function_url_event
 from local.lambda_runtime import FunctionSpec
 from local.stack import LocalStack

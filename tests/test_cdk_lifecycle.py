@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from restate_lambda.registration.custom_resource import RegistrationFailed, handler
 
 from functions.catalog import Subscription, subscription_options
-from functions.registration.custom_resource import RegistrationFailed, handler
 from local.lambda_runtime import FunctionSpec, LocalLambdaRuntime
 from local.produce import ensure_topics, produce
 from local.stack import KAFKA_CLUSTER

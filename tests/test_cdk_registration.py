@@ -13,11 +13,11 @@ from collections.abc import Iterator
 import boto3
 import httpx
 import pytest
+from restate_lambda.registration.admin import AdminApiError, RestateAdmin
+from restate_lambda.registration.custom_resource import RegistrationFailed, handler
+from restate_lambda.registration.secrets import secret_text
 
 from functions.catalog import SUBSCRIPTION_OPTIONS, pattern_named
-from functions.common.secrets import secret_text
-from functions.registration.custom_resource import RegistrationFailed, handler
-from functions.registration.restate_admin import AdminApiError, RestateAdmin
 from local.lambda_runtime import specs_for_patterns
 from local.processes import free_port
 from tests.cdk_support import TOKEN, PrivateRestate, RecordingProxy, cfn_event, lambda_context, private_restate
@@ -203,6 +203,27 @@ def test_pruning_removes_older_idle_deployments_and_keeps_those_with_unfinished_
     again = version("3", prune=True)
     assert again["PrunedDeployments"] == busy["DeploymentId"]
     assert {deployment["id"] for deployment in admin.deployments()} == {current["DeploymentId"]}
+
+
+def test_a_revision_history_limit_keeps_the_newest_superseded_deployments(machines, token_secret):
+    admin = machines.server.admin()
+
+    def version(name: str, **options: object) -> str:
+        arn = machines.runtime.function_arn("stateful_actors", name)
+        properties = deployment_properties(
+            machines.server.admin_url, arn, token_secret, Services=["MachineOperator"], **options
+        )
+        answer = handler(cfn_event("Create", DEPLOYMENT, properties), lambda_context(120))
+        return answer["Data"]["DeploymentId"]  # type: ignore[no-any-return]
+
+    older = [version(name, PruneOldDeployments=False) for name in ("4", "5", "6")]
+    current = version("7", PruneOldDeployments=True, RevisionHistoryLimit="2")
+
+    listed = admin.deployments()
+    assert all(deployment.get("created_at") for deployment in listed), "the handler orders them by created_at"
+    remaining = {deployment["id"] for deployment in listed}
+    # Version 3 of the test above, and 4, go; the two newest before the current one stay for a rollback.
+    assert remaining == {older[1], older[2], current}
 
 
 # --- Kafka cluster and subscriptions ---------------------------------------------------------------------

@@ -9,9 +9,6 @@ source, without running anything; test_cdk_artifact.py looks into real bundles.
 from __future__ import annotations
 
 import ast
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,12 +18,10 @@ from functions.catalog import HTTP_APIS, PATTERNS
 from stacks.bundling import (
     FUNCTIONS_DIR,
     PROJECT_ROOT,
-    REGISTRATION_HANDLER_MODULE,
     copy_sources,
     http_api_sources,
     module_file,
     pattern_sources,
-    registration_sources,
 )
 
 DEVELOPMENT_PACKAGES = ("local", "stacks", "tests")
@@ -34,7 +29,6 @@ LOCAL_DIR = PROJECT_ROOT / "local"
 BUNDLE_SOURCES = {
     **{pattern.name: pattern_sources(pattern.name) for pattern in PATTERNS},
     **{api.name: http_api_sources(api) for api in HTTP_APIS},
-    "registration": registration_sources(),
 }
 
 
@@ -131,19 +125,3 @@ def test_each_demo_and_client_is_named_after_its_catalog_entry():
     # `make demo` runs local.demos.<name> for every entry of the catalog.
     assert demos == {pattern.name for pattern in PATTERNS} | {api.name for api in HTTP_APIS}
     assert clients <= {pattern.name for pattern in PATTERNS}
-
-
-def test_the_registration_bundle_imports_with_nothing_but_the_standard_library(tmp_path):
-    # On Lambda it has boto3 besides (imported only when a secret is read), but none of the bundles' wheels.
-    for source in registration_sources():
-        target = tmp_path / source.relative_to(PROJECT_ROOT)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-    imported = subprocess.run(
-        [sys.executable, "-S", "-c", f"import {REGISTRATION_HANDLER_MODULE}"],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(tmp_path)},
-        capture_output=True,
-        text=True,
-    )
-    assert imported.returncode == 0, imported.stderr

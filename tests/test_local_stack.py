@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from restate_lambda.registration.admin import RestateAdmin
 
 from functions.catalog import PATTERNS, pattern_named
 from functions.data_upload.storage import bucket_name, uploaded_data
-from functions.registration.restate_admin import RestateAdmin
 from local.demo import running_stack_problem
 from local.processes import PROJECT_ROOT
 from local.stack import LocalStack, StackPorts, code_version, settings_from

@@ -6,14 +6,14 @@ import time
 
 import httpx
 import pytest
-
-from functions.catalog import CONSUMER_GROUP_OPTION, PATTERNS
-from functions.registration.restate_admin import (
+from restate_lambda.registration.admin import (
     AdminApiError,
     AdminApiUnreachable,
     RestateAdmin,
     SubscriptionSpec,
 )
+
+from functions.catalog import CONSUMER_GROUP_OPTION, PATTERNS
 from local.processes import free_port
 from local.stack import KAFKA_CLUSTER, LocalStack, subscription_spec
 

@@ -14,9 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from functions.catalog import pattern_named, subscription_options
-from functions.registration.custom_resource import (
+from restate_lambda.registration.admin import UNAUTHORIZED, SubscriptionSpec, parse_version
+from restate_lambda.registration.custom_resource import (
     DEPLOYMENT_RESOURCE,
     MINIMUM_RESTATE_VERSIONS,
     RegistrationFailed,
@@ -25,7 +24,8 @@ from functions.registration.custom_resource import (
     subscription_id,
     subscription_spec,
 )
-from functions.registration.restate_admin import UNAUTHORIZED, SubscriptionSpec, parse_version
+
+from functions.catalog import pattern_named, subscription_options
 from tests.cdk_support import TOKEN, RecordingProxy, lambda_context
 from tests.conftest import UNREACHABLE_PORT
 from tests.events import load_event

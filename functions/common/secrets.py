@@ -1,13 +1,11 @@
 """Secrets Manager values, read by the functions themselves so that no secret shows in a template.
 
-Runtime code of every function uses it: pattern settings, the HTTP APIs' ingress key and the
-registration function's admin token and SASL credentials. It needs the standard library and boto3
-only (both in Lambda's runtime), so the registration bundle, which has no other packages, can use it.
+Runtime code of the functions uses it: pattern settings and the HTTP APIs' ingress key. (The
+registration function, which is the restate-lambda package's, has its own reader.)
 """
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -35,30 +33,3 @@ def read_secret(secret_id: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise SecretUnavailable(f"secret {secret_id} has no SecretString, or an empty one")
     return value.strip()
-
-
-def secret_text(secret_id: str) -> str:
-    """A secret's value: plain text, or the single value of a one-entry JSON object (the console's format)."""
-    raw = read_secret(secret_id)
-    try:
-        parsed = json.loads(raw)
-    except json.JSONDecodeError:
-        return raw
-    if isinstance(parsed, dict) and len(parsed) == 1:
-        (value,) = parsed.values()
-        if isinstance(value, str):
-            return value.strip()
-    if isinstance(parsed, str):
-        return parsed.strip()
-    raise SecretUnavailable(f"secret {secret_id} must hold the token as text or as a JSON object with one entry")
-
-
-def secret_json(secret_id: str) -> dict[str, Any]:
-    """A secret that holds a JSON object, such as ``{"username": ..., "password": ...}``."""
-    try:
-        parsed = json.loads(read_secret(secret_id))
-    except json.JSONDecodeError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise SecretUnavailable(f"secret {secret_id} must hold a JSON object")
-    return parsed

@@ -1,8 +1,8 @@
 """A small client for Restate's admin API: what registering the patterns needs, nothing more.
 
-Used by the local stack and the tests now, and by the CDK custom resource that registers each
-deployed function version, so it depends on the standard library only (it runs in a Lambda
-bundle too) and every failure says which call failed and why.
+Used by the CDK custom resource that registers each deployed function version, and by local
+stacks and tests, so it depends on the standard library only (it runs in a Lambda bundle too)
+and every failure says which call failed and why.
 
 * :meth:`RestateAdmin.wait_until_healthy` - poll ``/health`` until a deadline, backing off; a
   401/403 fails at once (waiting cannot fix a wrong key).
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -30,8 +31,6 @@ import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-from functions.common.restate_errors import restate_message
 
 
 class AdminApiError(Exception):
@@ -53,6 +52,17 @@ class AdminApiUnreachable(Exception):
 
 class AdminApiUnauthorized(AdminApiUnreachable):
     """The admin API refused our credentials: no amount of waiting helps."""
+
+
+def restate_message(body: str) -> str:
+    """Restate's own words from an error body (``{"code": ..., "message": ...}``), else the body as it is."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(parsed, dict) and "message" in parsed:
+        return str(parsed["message"])
+    return body
 
 
 UNAUTHORIZED = "the API key is wrong or lacks the admin role"
@@ -95,11 +105,30 @@ class ReconcileResult:
     """Ids of subscriptions that already matched."""
 
 
+def tls_context(ca_bundle: str | None = None, insecure: bool = False) -> ssl.SSLContext | None:
+    """How to trust an HTTPS admin API: the system's CAs (None), a private CA's PEM bundle, or nothing at all."""
+    if insecure:
+        unverified = ssl.create_default_context()
+        unverified.check_hostname = False
+        unverified.verify_mode = ssl.CERT_NONE
+        return unverified
+    if ca_bundle:
+        return ssl.create_default_context(cadata=ca_bundle)
+    return None
+
+
 class RestateAdmin:
-    def __init__(self, admin_url: str, token: str | None = None, request_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        admin_url: str,
+        token: str | None = None,
+        request_timeout: float = 30.0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.admin_url = admin_url.rstrip("/")
         self.token = token
         self.request_timeout = request_timeout
+        self.tls = tls
 
     def _request(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> tuple[int, Any]:
         url = f"{self.admin_url}{path}"
@@ -112,7 +141,7 @@ class RestateAdmin:
             headers["authorization"] = f"Bearer {self.token}"
         request = urllib.request.Request(url, data=data, headers=headers, method=method)
         try:
-            with urllib.request.urlopen(request, timeout=timeout or self.request_timeout) as response:
+            with urllib.request.urlopen(request, timeout=timeout or self.request_timeout, context=self.tls) as response:
                 raw = response.read()
                 return response.status, json.loads(raw) if raw else None
         except urllib.error.HTTPError as error:

@@ -39,12 +39,12 @@ never logged or returned.
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
-from functions.common.secrets import SecretUnavailable, secret_json, secret_text
-from functions.registration.restate_admin import (
+from restate_lambda.registration.admin import (
     UNAUTHORIZED,
     AdminApiError,
     AdminApiUnauthorized,
@@ -53,7 +53,9 @@ from functions.registration.restate_admin import (
     RestateAdmin,
     SubscriptionSpec,
     parse_version,
+    tls_context,
 )
+from restate_lambda.registration.secrets import SecretUnavailable, secret_json, secret_text
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
@@ -132,7 +134,11 @@ def connect(properties: Mapping[str, Any], deadline: Deadline, patience: float |
         token = secret_text(token_secret) if token_secret else None
     except SecretUnavailable as problem:
         raise RegistrationFailed(str(problem)) from None
-    admin = RestateAdmin(admin_url, token=token)
+    try:
+        tls = tls_context(str(properties.get("CaBundle") or "") or None, _flag(properties.get("Insecure")))
+    except ssl.SSLError as problem:
+        raise RegistrationFailed(f"CaBundle is no usable PEM certificate bundle: {problem}") from None
+    admin = RestateAdmin(admin_url, token=token, tls=tls)
     bound_requests(admin, deadline)
     remaining = deadline.remaining()
     health_wait = max(remaining - REGISTRATION_RESERVE_SECONDS, min(remaining, MIN_HEALTH_WAIT_SECONDS))
@@ -286,7 +292,8 @@ def register_deployment(event: Mapping[str, Any], deadline: Deadline) -> dict[st
     )
     pruned = []
     if _flag(properties.get("PruneOldDeployments")):
-        pruned = prune_deployments(admin, deployment.id, set(deployment.services), deadline)
+        keep = int(properties.get("RevisionHistoryLimit") or 0)
+        pruned = prune_deployments(admin, deployment.id, set(deployment.services), deadline, keep=keep)
     return {
         "PhysicalResourceId": arn,
         "Data": {
@@ -321,8 +328,11 @@ def removable(admin: RestateAdmin, deployment_id: str) -> bool:
     return unfinished == 0
 
 
-def prune_deployments(admin: RestateAdmin, current_id: str, services: set[str], deadline: Deadline) -> list[str]:
-    """Delete the deployments that ``current_id`` supersedes for all their services and that are idle.
+def prune_deployments(
+    admin: RestateAdmin, current_id: str, services: set[str], deadline: Deadline, keep: int = 0
+) -> list[str]:
+    """Delete the deployments that ``current_id`` supersedes for all their services and that are idle,
+    but the newest ``keep`` of them (the revision history, for a quick rollback).
 
     A deployment that also serves a service the current one does not is kept: removing it would
     remove that service. Best effort: a failure is logged, never fails the registration. At most
@@ -334,11 +344,16 @@ def prune_deployments(admin: RestateAdmin, current_id: str, services: set[str], 
     except (AdminApiError, AdminApiUnreachable) as error:
         logger.warning("Not pruning: cannot list deployments: %s", error)
         return pruned
+    superseded = []
     for deployment in deployments:
         deployment_id = str(deployment.get("id", ""))
         served = {str(service.get("name")) for service in deployment.get("services", [])}
-        if deployment_id == current_id or not served or not served <= services:
-            continue
+        if deployment_id != current_id and served and served <= services:
+            superseded.append(deployment)
+    # Restate's timestamps are RFC 3339 in UTC, so they sort as text.
+    superseded.sort(key=lambda deployment: str(deployment.get("created_at", "")), reverse=True)
+    for deployment in superseded[keep:]:
+        deployment_id = str(deployment.get("id", ""))
         if len(pruned) >= MAX_PRUNED_PER_RUN or deadline.remaining() < PRUNE_RESERVE_SECONDS:
             logger.info("Pruned %d this time; later deploys prune the rest", len(pruned))
             break
