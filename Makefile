@@ -9,7 +9,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export AWS_EC2_METADATA_DISABLED := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install dev demo test unit chaos lint bench clean distclean synth deploy api-docs package
+.PHONY: help install dev demo test unit chaos lint bench clean distclean synth deploy api-docs package package-docs
 
 help:
 	@echo "make install install what the rest needs: .venv/, node_modules/, Kafka's jars and the bundles' wheels in .state/"
@@ -22,6 +22,7 @@ help:
 	@echo "make api-docs  write functions/API.md from the schemas the handlers publish"
 	@echo "make bench   the Lambda path against a long-running HTTP/2 endpoint, side by side: ratios, invocations, cost, sizes (ARGS=--quick)"
 	@echo "make package build the restate-lambda wheel (the constructs package) into dist/"
+	@echo "make package-docs  the restate-lambda API reference, from its docstrings, into dist/docs/"
 	@echo "make synth   synthesize the CDK app into cdk.out/ (offline, no AWS credentials needed)"
 	@echo "make deploy  deploy every pattern (registered with Restate) and the front door to AWS Lambda (PATTERN=<name> for one)"
 	@echo "make clean   remove the local state (.state/: stacks' data and logs) and build output; keeps the downloads"
@@ -74,11 +75,11 @@ unit: $(VENV)/.installed
 chaos: install
 	CHAOS=1 $(PY) -m pytest -m fault -s
 
+# The example is an app of its own (its app.py would clash with ours as module "app"): checked apart.
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
-	# The example is an app of its own (its app.py would clash with ours as module "app").
 	cd restate-lambda/examples/greeter && ../../../$(PY) -m mypy --config-file ../../../pyproject.toml app.py greeter/service.py
 
 # ARGS=--quick: fewer calls and events, shorter pattern waits (results in .state/bench/results.json either way).
@@ -93,6 +94,11 @@ package: $(VENV)/.installed
 	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist ./restate-lambda
 	rm -rf restate-lambda/build
 	@ls dist/restate_lambda-*.whl
+
+# jsii (under aws_cdk) starts node when imported, which pdoc suppresses unless allowed.
+package-docs: $(VENV)/.installed
+	PDOC_ALLOW_EXEC=1 $(PY) -m pdoc --docformat restructuredtext --output-directory dist/docs restate_lambda
+	@echo "open dist/docs/index.html"
 
 # The CDK CLI runs app.py with the venv's Python (cdk.json); CDK_ARGS passes more, e.g. CDK_ARGS="-c lambda:architecture=x86_64".
 CDK := npx cdk --no-notices
