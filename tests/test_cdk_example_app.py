@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -52,20 +53,11 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new virtual environment with nothing but the wheel and the example's requirements."""
     assert WHEELHOUSE.is_dir(), "make install downloads the example's requirements into .state/wheelhouse"
     work = tmp_path_factory.mktemp("example")
-    run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(work / "dist"),
-            str(PACKAGE),
-        ]
-    )
+    # Built from a copy: setuptools leaves a build/ folder beside the sources it builds.
+    source = work / "restate-lambda"
+    shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    wheel = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
+    run([*wheel, "-w", str(work / "dist"), str(source)])
     run([sys.executable, "-m", "venv", str(work / "venv")])
     python = work / "venv" / "bin" / "python"
     links = ["--find-links", str(WHEELHOUSE), "--find-links", str(work / "dist")]

@@ -165,14 +165,45 @@ def test_a_function_created_again_reuses_version_arns_and_its_new_code_serves(
     new_v1 = again.publish("new-1")
     assert new_v1 == old_v1, "Lambda numbers a re-created function's versions from 1 again"
 
+    old_deployment = restate.server.admin().deployments_of_arn(old_v1)[0]["id"]
     created = again.create(new_v1)
-    assert created["Data"]["Forced"] == "true", "Restate answers 200 with the old function's deployment"
+    # Restate answered 200 with the old function's deployment; idle, it was deleted and the ARN registered anew.
+    assert created["Data"]["Replaced"] == old_deployment and created["Data"]["Forced"] == "false"
+    assert created["Data"]["DeploymentId"] != old_deployment
     assert which_code(restate) == "new-1"
 
     # A delete sent for the old stack's resource (same ARN) leaves the deployment the new stack took over.
     deployed.removal = "destroy"
     assert deployed.delete(old_v1)["Data"]["Removed"] == ""
     assert which_code(restate) == "new-1"
+
+
+def test_a_reused_arn_whose_old_deployment_still_has_invocations_fails_saying_how_many(
+    restate: PrivateRestate, deployed: DeployedFunction, token_secret: str
+):
+    old_v1 = deployed.publish("old-1")
+    registered = deployed.create(old_v1)
+    ingress = restate.server.ingress_url
+    sent = httpx.post(f"{ingress}/Versioned/WhichAfter/send", json=3, timeout=30).json()
+    wait_until(
+        lambda: pinned_deployment(restate, sent["invocationId"]),
+        "the call to be pinned to the old function's deployment",
+        accept=lambda pinned: pinned == registered["Data"]["DeploymentId"],
+    )
+    deployed.delete(old_v1)
+    deployed.runtime.delete_function(deployed.name)
+    again = DeployedFunction(deployed.runtime, deployed.admin_url, token_secret, deployed.name)
+    new_v1 = again.publish("new-1")
+
+    with pytest.raises(RegistrationFailed, match=r"1 unfinished invocation\(s\) are pinned to"):
+        again.create(new_v1)
+
+    # Nothing was taken over: the old deployment is still there, and the call finishes (on the ARN's code now).
+    assert [d["id"] for d in restate.server.admin().deployments_of_arn(old_v1)] == [registered["Data"]["DeploymentId"]]
+    attached = httpx.get(f"{ingress}/restate/invocation/{sent['invocationId']}/attach", timeout=60)
+    assert attached.status_code == 200
+    # Once it has, the same deploy goes through.
+    assert again.create(new_v1)["Data"]["Replaced"] == registered["Data"]["DeploymentId"]
 
 
 def test_the_same_create_sent_twice_makes_one_deployment(restate: PrivateRestate, deployed: DeployedFunction):

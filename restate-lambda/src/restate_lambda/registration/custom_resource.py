@@ -8,18 +8,22 @@ re-deploys never duplicate anything:
 ``Custom::RestateDeployment`` (one per published function version)
     Waits for ``/health``, refuses a Restate older than ``MinimumRestateVersion``, registers the
     version's ARN (``force: false``, with the invoker role to assume) and then checks that what
-    Restate answered is what this resource meant (:func:`why_not_current`): Restate matches Lambda
-    deployments by ARN alone, and an ARN comes back in two ways that ``force: false`` cannot see.
+    Restate answered is what this resource meant: Restate matches Lambda deployments by ARN alone,
+    and an ARN comes back in two ways that ``force: false`` cannot see.
 
     * A function deleted and created again (``cdk destroy`` and deploy, a first deploy that rolled
       back) numbers its versions from 1 again: Restate answers 200 with the deployment of the
-      *old* function. The deployment's metadata (stack id, logical id, code hash) tells it apart.
+      *old* function (:func:`earlier_registration`: its metadata names another stack, resource
+      or code). Forcing over it would rewrite that deployment in place, so invocations still
+      pinned to it would resume on the new code, and ``force`` would accept breaking changes too.
+      So the old deployment is deleted and the version registered anew, if nothing runs on it; if
+      invocations do, the resource fails saying how many.
     * A rollback sends an Update back to the previous version's ARN: Restate answers 200 with that
-      deployment, but the newer one stays the latest of its services.
+      deployment, but the newer one stays the latest of its services (:func:`not_in_front`). The
+      same code is registered again with ``force: true``, which puts it back in front;
+      invocations already running stay on the deployment they started on.
 
-    Either way the version is registered again with ``force: true``, which re-discovers it and
-    puts it in front of its services; invocations already running stay on the deployment they
-    started on. Then every expected service must have come back, services are made public or
+    Then every expected service must have come back, services are made public or
     private as the catalog says, and older deployments of the same services are optionally pruned
     once nothing is pinned to them. The physical id is the version ARN, so a new version is a
     replacement: CloudFormation then deletes the old resource, and that delete follows
@@ -225,8 +229,8 @@ def registration_metadata(event: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def why_not_current(admin: RestateAdmin, deployment: Deployment, metadata: Mapping[str, str]) -> str | None:
-    """Why ``deployment`` is not what this resource wants in front of its services, or None if it is."""
+def earlier_registration(admin: RestateAdmin, deployment: Deployment, metadata: Mapping[str, str]) -> str | None:
+    """How ``deployment`` was registered, if by another resource or for other code than this one; else None."""
     recorded = admin.deployment(deployment.id).get("metadata") or {}
     differing = sorted(key for key, value in metadata.items() if recorded.get(key) != value)
     if differing:
@@ -234,6 +238,11 @@ def why_not_current(admin: RestateAdmin, deployment: Deployment, metadata: Mappi
             f"{deployment.id} was registered for {', '.join(f'{key}={recorded.get(key)!r}' for key in differing)} "
             "(a function deleted and created again numbers its versions from 1, reusing the old ARNs)"
         )
+    return None
+
+
+def not_in_front(admin: RestateAdmin, deployment: Deployment) -> str | None:
+    """Which of ``deployment``'s services another deployment serves now, if any (a rollback to it)."""
     for service in deployment.services:
         latest = admin.latest_deployment_of(service)
         if latest != deployment.id:
@@ -263,16 +272,33 @@ def register_deployment(event: Mapping[str, Any], deadline: Deadline) -> dict[st
             deadline,
         )
 
-    def check(deployment: Deployment) -> str | None:
-        return with_retries(admin, lambda: why_not_current(admin, deployment, metadata), f"checking {arn}", deadline)
+    def checked(what: str, check: Callable[[], T]) -> T:
+        return with_retries(admin, check, f"{what} {arn}", deadline)
 
     deployment = register(force=False)
-    reason = check(deployment)
+    replaced = ""
+    earlier = checked("checking", lambda: earlier_registration(admin, deployment, metadata))
+    if earlier is not None:
+        pinned = checked("counting the invocations of", lambda: admin.unfinished_invocations(deployment.id))
+        if pinned:
+            raise RegistrationFailed(
+                f"{arn} is registered already: {earlier}. {pinned} unfinished invocation(s) are pinned to "
+                f"{deployment.id} and would resume on this code if it took the deployment over: let them "
+                "finish, or cancel them (restate invocations cancel), and deploy again"
+            )
+        logger.info("Deleting %s, idle, to register %s anew: %s", deployment.id, arn, earlier)
+        replaced = deployment.id
+        checked("deleting the earlier deployment of", lambda: admin.delete_deployment(deployment.id, force=True))
+        deployment = register(force=False)
+        earlier = checked("checking", lambda: earlier_registration(admin, deployment, metadata))
+        if earlier is not None:
+            raise RegistrationFailed(f"{arn} is still another registration's after registering it anew: {earlier}")
+    reason = checked("checking", lambda: not_in_front(admin, deployment))
     forced = reason is not None
     if reason is not None:
         logger.info("Registering %s again with force: %s", arn, reason)
         deployment = register(force=True)
-        reason = check(deployment)
+        reason = checked("checking", lambda: not_in_front(admin, deployment))
         if reason is not None:
             raise RegistrationFailed(f"{arn} is still not current after registering it with force: {reason}")
     missing = sorted(set(expected) - set(deployment.services))
@@ -285,7 +311,7 @@ def register_deployment(event: Mapping[str, Any], deadline: Deadline) -> dict[st
         set_visibility(admin, service, service not in private, deadline)
     logger.info(
         "%s %s as %s, serving %s",
-        "Re-registered" if forced else "Registered" if deployment.created else "Already registered",
+        "Re-registered" if forced else "Registered" if deployment.created or replaced else "Already registered",
         arn,
         deployment.id,
         ", ".join(deployment.services),
@@ -301,6 +327,7 @@ def register_deployment(event: Mapping[str, Any], deadline: Deadline) -> dict[st
             "Services": ",".join(deployment.services),
             "Created": str(deployment.created).lower(),
             "Forced": str(forced).lower(),
+            "Replaced": replaced,
             "PrunedDeployments": ",".join(pruned),
         },
     }
