@@ -45,7 +45,7 @@ $(STATE)/kafka-jars/.installed: local/kafka/pom.xml local/kafka_broker.py | $(VE
 
 # Wheels of the Lambda bundles (this machine's and arm64/3.13), fetched now: the shipped-artifact
 # tests then talk only to 127.0.0.1, and `make synth` needs no network.
-$(STATE)/bundles/.installed: $(VENV)/.installed stacks/bundling.py restate-lambda/src/restate_lambda/cdk/bundling.py $(wildcard functions/*/requirements.txt)
+$(STATE)/bundles/.installed: $(VENV)/.installed stacks/bundling.py functions/constraints.txt restate-lambda/src/restate_lambda/cdk/bundling.py $(wildcard functions/*/requirements.txt)
 	$(PY) -m stacks.bundling
 	touch $@
 

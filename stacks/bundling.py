@@ -37,6 +37,9 @@ from functions.catalog import HTTP_APIS, PATTERNS, SHARED_REQUIREMENTS, HttpApi,
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = PROJECT_ROOT / "functions"
 REQUIREMENTS = FUNCTIONS_DIR / SHARED_REQUIREMENTS
+CONSTRAINTS = FUNCTIONS_DIR / "constraints.txt"
+"""Every package any bundle holds, pinned: what the requirements files pull in stays the same from one
+build to the next, and a change of it is a change of every asset hash."""
 DEPENDENCY_CACHE = PROJECT_ROOT / ".state" / "bundles"
 
 __all__ = ["Target", "requirement_files"]  # re-exported: the app and its tests name them from here
@@ -132,15 +135,17 @@ def copy_sources(sources: Iterable[Path], output_dir: Path) -> None:
 
 def asset_inputs(sources: list[Path], requirements: Path) -> list[Path]:
     """Everything a bundle is built from, i.e. what its asset hash covers."""
-    return [*sources, *requirement_files(requirements)]
+    return [*sources, *requirement_files(requirements), CONSTRAINTS]
 
 
 def pattern_bundle(pattern: Pattern, target: Target) -> Bundle:
-    return Bundle([python_sources(pattern_sources(pattern.name))], requirements_file(pattern), target, DEPENDENCY_CACHE)
+    sources = [python_sources(pattern_sources(pattern.name))]
+    return Bundle(sources, requirements_file(pattern), target, DEPENDENCY_CACHE, constraints=CONSTRAINTS)
 
 
 def http_api_bundle(api: HttpApi, target: Target) -> Bundle:
-    return Bundle([python_sources(http_api_sources(api))], requirements_file(api), target, DEPENDENCY_CACHE)
+    sources = [python_sources(http_api_sources(api))]
+    return Bundle(sources, requirements_file(api), target, DEPENDENCY_CACHE, constraints=CONSTRAINTS)
 
 
 def bundle_pattern(pattern: Pattern, output_dir: Path, target: Target) -> Path:
@@ -173,7 +178,8 @@ def prepare_dependencies() -> None:
     entries: list[Pattern | HttpApi] = [*PATTERNS, *HTTP_APIS]
     for target in (host_target(), Target("arm64"), Target("x86_64")):
         for requirements in sorted({requirements_file(entry) for entry in entries}):
-            print(f"dependencies for {target}: {installed_dependencies(requirements, target, DEPENDENCY_CACHE)}")
+            folder = installed_dependencies(requirements, target, DEPENDENCY_CACHE, constraints=CONSTRAINTS)
+            print(f"dependencies for {target}: {folder}")
 
 
 if __name__ == "__main__":

@@ -86,6 +86,7 @@ class PythonFunction(restate_lambda_cdk.PythonFunction):
             construct_id,
             sources=bundle.sources,
             requirements=bundle.requirements,
+            constraints=bundle.constraints,
             target=bundle.target,
             cache_dir=bundle.cache_dir,
             function_name=function_name,

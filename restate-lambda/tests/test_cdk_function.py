@@ -121,3 +121,16 @@ def test_the_asset_hash_follows_the_code_and_not_what_stays_out(greeter: Path) -
     assert asset_hash() == first
     (greeter / "greeting.py").write_text("def hello(event, context):\n    return 'hello'\n")
     assert asset_hash() != first
+
+
+def test_the_constraints_file_is_part_of_the_asset_hash(greeter: Path) -> None:
+    constraints = greeter.parent / "constraints.txt"
+    constraints.write_text("pydantic==2.14.4\n")
+
+    def asset_hash() -> str:
+        requirements = greeter / "requirements.txt"
+        return Bundle([PythonSources(greeter)], requirements, Target(), constraints=constraints).asset_hash()
+
+    first = asset_hash()
+    constraints.write_text("pydantic==2.14.5\n")
+    assert asset_hash() != first

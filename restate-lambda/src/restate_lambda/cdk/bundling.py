@@ -149,9 +149,12 @@ def requirement_files(requirements: Path) -> list[Path]:
     return found
 
 
-def pip_install_command(requirements: Path, target_dir: Path, target: Target) -> list[str]:
-    """The pip command that installs ``requirements`` for ``target``, whatever the host is."""
+def pip_install_command(
+    requirements: Path, target_dir: Path, target: Target, constraints: Path | None = None
+) -> list[str]:
+    """The pip command that installs ``requirements`` (within ``constraints``) for ``target``, whatever the host is."""
     machine = _MACHINES[target.architecture]
+    pinned = ["-c", str(constraints)] if constraints is not None else []
     return [
         sys.executable,
         "-m",
@@ -173,6 +176,7 @@ def pip_install_command(requirements: Path, target_dir: Path, target: Target) ->
         str(target_dir),
         "-r",
         str(requirements),
+        *pinned,
     ]
 
 
@@ -240,19 +244,32 @@ def _bytecode_tag(target: Target, bytecode: bool) -> str:
     return f"bytecode={target.python_version if compiled else 'none'}"
 
 
-def dependencies_hash(requirements: Path, target: Target, bytecode: bool = True) -> str:
-    """What the installed dependencies depend on: the requirements files, the target, and whether they are compiled."""
+def dependencies_hash(
+    requirements: Path, target: Target, bytecode: bool = True, constraints: Path | None = None
+) -> str:
+    """What the installed dependencies depend on: the requirements and constraints files, the target, and
+    whether they are compiled."""
     files = [(path, path.name) for path in requirement_files(requirements)]
+    if constraints is not None:
+        files += [(path, f"constraints:{path.name}") for path in requirement_files(constraints)]
     strip = f"stripped={shutil.which('llvm-strip') is not None}"
     return _hash([target.architecture, target.python_version, strip, _bytecode_tag(target, bytecode)], files)
 
 
 def installed_dependencies(
-    requirements: Path, target: Target, cache_dir: Path | None = None, bytecode: bool = True
+    requirements: Path,
+    target: Target,
+    cache_dir: Path | None = None,
+    bytecode: bool = True,
+    constraints: Path | None = None,
 ) -> Path:
-    """A folder with ``requirements`` installed (and compiled) for ``target``, reused while they are unchanged."""
+    """A folder with ``requirements`` installed (and compiled) for ``target``, reused while they are unchanged.
+
+    ``constraints`` (pip's ``-c``) pins what the requirements pull in, so that a bundle built
+    tomorrow holds the same versions as today's: a lock file, in effect.
+    """
     cache_dir = cache_dir or default_cache_dir()
-    key = dependencies_hash(requirements, target, bytecode)[:16]
+    key = dependencies_hash(requirements, target, bytecode, constraints)[:16]
     folder = cache_dir / f"deps-{target.architecture}-py{target.python_version}-{key}"
     if folder.is_dir():
         return folder
@@ -261,7 +278,7 @@ def installed_dependencies(
     staging = Path(tempfile.mkdtemp(prefix=f"{folder.name}.", dir=cache_dir))
     try:
         result = subprocess.run(
-            pip_install_command(requirements, staging, target), capture_output=True, text=True, check=False
+            pip_install_command(requirements, staging, target, constraints), capture_output=True, text=True, check=False
         )
         if result.returncode != 0:
             raise RuntimeError(
@@ -306,6 +323,8 @@ class Bundle:
     target: Target = field(default_factory=Target)
     cache_dir: Path | None = None
     bytecode: bool = True
+    constraints: Path | None = None
+    """pip's ``-c``: pins the versions of what ``requirements`` pulls in; part of the asset hash."""
 
     def files(self) -> list[tuple[Path, str]]:
         files: dict[str, Path] = {}
@@ -319,7 +338,7 @@ class Bundle:
         """Changes exactly when the bundle would: its files, its dependencies, its target, its compilation."""
         parts = [self.target.architecture, self.target.python_version, _bytecode_tag(self.target, self.bytecode)]
         if self.requirements is not None:
-            parts.append(dependencies_hash(self.requirements, self.target, self.bytecode))
+            parts.append(dependencies_hash(self.requirements, self.target, self.bytecode, self.constraints))
         return _hash(parts, self.files())
 
     def build(self, output_dir: Path) -> Path:
@@ -350,11 +369,14 @@ class LayerBundle:
     target: Target = field(default_factory=Target)
     cache_dir: Path | None = None
     bytecode: bool = True
+    constraints: Path | None = None
 
     def asset_hash(self) -> str:
-        return _hash(["layer", dependencies_hash(self.requirements, self.target, self.bytecode)], [])
+        return _hash(["layer", dependencies_hash(self.requirements, self.target, self.bytecode, self.constraints)], [])
 
     def build(self, output_dir: Path) -> Path:
-        installed = installed_dependencies(self.requirements, self.target, self.cache_dir, self.bytecode)
+        installed = installed_dependencies(
+            self.requirements, self.target, self.cache_dir, self.bytecode, self.constraints
+        )
         _link_tree(installed, output_dir / "python")
         return output_dir

@@ -78,6 +78,7 @@ class DependenciesLayer(Construct):
         construct_id: str,
         *,
         requirements: Path,
+        constraints: Path | None = None,
         target: Target | None = None,
         cache_dir: Path | None = None,
         bytecode: bool = True,
@@ -86,7 +87,7 @@ class DependenciesLayer(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.target = target or Target()
-        self.bundle = LayerBundle(requirements, self.target, cache_dir, bytecode)
+        self.bundle = LayerBundle(requirements, self.target, cache_dir, bytecode, constraints)
         _warn_without_interpreter(self, self.target, bytecode)
         self.layer_version = lambda_.LayerVersion(
             self,
@@ -105,8 +106,9 @@ class PythonFunction(Construct):
 
     ``sources`` is the function's own code: a folder (all of it, less READMEs, tests and hidden
     files) or :class:`PythonSources` naming what to take. Its dependencies come from ``requirements``
-    (installed into the bundle) or from ``layer``. The role may write to the function's log group
-    only, instead of the managed AWSLambdaBasicExecutionRole policy that may write any log group.
+    (installed into the bundle, pinned by ``constraints`` if given) or from ``layer``. The role may
+    write to the function's log group only, instead of the managed AWSLambdaBasicExecutionRole
+    policy that may write any log group.
     """
 
     def __init__(
@@ -117,6 +119,7 @@ class PythonFunction(Construct):
         sources: Path | PythonSources | Sequence[PythonSources],
         handler: str,
         requirements: Path | None = None,
+        constraints: Path | None = None,
         layer: DependenciesLayer | None = None,
         target: Target | None = None,
         cache_dir: Path | None = None,
@@ -144,7 +147,7 @@ class PythonFunction(Construct):
             sources = [PythonSources(sources)]
         elif isinstance(sources, PythonSources):
             sources = [sources]
-        self.bundle = Bundle(tuple(sources), requirements, self.target, cache_dir, bytecode)
+        self.bundle = Bundle(tuple(sources), requirements, self.target, cache_dir, bytecode, constraints)
         self.asset_hash = self.bundle.asset_hash()
         """Changes exactly when the bundle does: a registration can record it to see new code."""
         _warn_without_interpreter(self, self.target, bytecode)
