@@ -291,3 +291,31 @@ def test_kafka_cluster_and_subscription_resources_are_idempotent(kafka_stack, to
         handler(cfn_event("Delete", KAFKA_CLUSTER, changed, physical_id=f"cluster-{unique}"), lambda_context(60))
     assert admin.find_subscription(source, sink) is None
     assert cluster_properties() == {}
+
+
+@pytest.mark.kafka
+def test_removing_a_cluster_removes_the_subscriptions_still_reading_from_it_first(kafka_stack, token_secret, unique):
+    admin = kafka_stack.admin()
+    common = {"AdminUrl": kafka_stack.admin_url, "AuthTokenSecretId": token_secret, "ClusterName": f"going-{unique}"}
+    cluster = {**common, "BootstrapServers": kafka_stack.kafka_bootstrap, "Properties": {}, "SaslSecretId": ""}
+    subscription = {
+        **common,
+        "Topic": f"topic-{unique}",
+        "Service": "ProductService",
+        "Handler": "Reserve",
+        "Options": dict(SUBSCRIPTION_OPTIONS),
+    }
+    handler(cfn_event("Create", KAFKA_CLUSTER, cluster), lambda_context(60))
+    created = handler(cfn_event("Create", SUBSCRIPTION, subscription), lambda_context(60))
+
+    # Kafka switched off: the shared stack's update deletes the cluster before the pattern stacks' updates
+    # delete their subscriptions.
+    removed = handler(cfn_event("Delete", KAFKA_CLUSTER, cluster, physical_id=f"going-{unique}"), lambda_context(60))
+
+    assert removed["Data"]["DeletedSubscriptions"] == created["Data"]["SubscriptionId"]
+    assert not [sub for sub in admin.subscriptions() if sub["source"].startswith(f"kafka://going-{unique}/")]
+    assert httpx.get(f"{kafka_stack.admin_url}/kafka-clusters/going-{unique}").status_code == 404
+    # The subscription's own Delete comes later and finds it gone.
+    handler(
+        cfn_event("Delete", SUBSCRIPTION, subscription, physical_id=created["PhysicalResourceId"]), lambda_context(60)
+    )

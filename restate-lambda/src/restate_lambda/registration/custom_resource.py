@@ -459,12 +459,27 @@ def ensure_cluster(event: Mapping[str, Any], deadline: Deadline) -> dict[str, An
 
 
 def remove_cluster(event: Mapping[str, Any], deadline: Deadline) -> dict[str, Any]:
+    """Delete the cluster, and first the subscriptions still reading from it.
+
+    A cluster goes when Kafka is switched off or the cluster is renamed, and its subscriptions are
+    resources of their own, often of other stacks, which CloudFormation may delete later: left in
+    place, they would keep a consumer on a cluster Restate no longer knows. Their own Deletes then
+    find them gone, which they accept.
+    """
     name = str(event.get("PhysicalResourceId", ""))
-    answer: dict[str, Any] = {"PhysicalResourceId": name, "Data": {}}
+    answer: dict[str, Any] = {"PhysicalResourceId": name, "Data": {"DeletedSubscriptions": ""}}
     if name != str(event["ResourceProperties"].get("ClusterName")):
         return answer  # a failed Create: no cluster was made under this id
     try:
-        connect(event["ResourceProperties"], deadline, DELETE_PATIENCE_SECONDS).delete_kafka_cluster(name)
+        admin = connect(event["ResourceProperties"], deadline, DELETE_PATIENCE_SECONDS)
+        readers = [sub for sub in admin.subscriptions() if str(sub.get("source", "")).startswith(f"kafka://{name}/")]
+        for subscription in readers:
+            admin.delete_subscription(str(subscription["id"]))
+            logger.info(
+                "Deleted subscription %s (%s), which read from %s", subscription["id"], subscription["source"], name
+            )
+        answer["Data"]["DeletedSubscriptions"] = ",".join(str(sub["id"]) for sub in readers)
+        admin.delete_kafka_cluster(name)
         logger.info("Deleted Kafka cluster %s", name)
     except (RegistrationFailed, AdminApiError, AdminApiUnreachable) as error:
         if not (isinstance(error, AdminApiError) and error.status == 404):
