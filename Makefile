@@ -56,7 +56,10 @@ $(STATE)/wheelhouse/.installed: $(EXAMPLE_REQUIREMENTS) | $(VENV)/.installed
 	$(PY) -m pip download --quiet --dest $(STATE)/wheelhouse $$(grep -v -e '^#' -e '^restate-lambda' $(EXAMPLE_REQUIREMENTS))
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed $(STATE)/kafka-jars/.installed $(STATE)/bundles/.installed $(STATE)/wheelhouse/.installed
+# What synth and deploy need: no Java, no Kafka jars (those are the local stack's).
+DEPLOY_TOOLS := $(VENV)/.installed node_modules/.installed $(STATE)/bundles/.installed
+
+install: $(DEPLOY_TOOLS) $(STATE)/kafka-jars/.installed $(STATE)/wheelhouse/.installed
 
 dev: install
 	$(PY) -m local.stack
@@ -105,11 +108,11 @@ CDK := npx cdk --no-notices
 PATTERN ?=
 
 # Offline, with cdk.json's example environment id: the switch accepts it (with a warning); deploy never passes it.
-synth: install
+synth: $(DEPLOY_TOOLS)
 	$(CDK) synth --quiet -c app:allowExampleValues=true $(CDK_ARGS)
 
 # One catalog entry's stack, e.g. PATTERN=durable_rpc (the shared stack comes along) or PATTERN=front_door, or all of them.
-deploy: install
+deploy: $(DEPLOY_TOOLS)
 	@$(PY) -c "$$CHECK_AWS_CREDENTIALS"
 	$(CDK) deploy $(if $(PATTERN),$(PATTERN),--all) $(CDK_ARGS)
 
