@@ -82,6 +82,8 @@ class FunctionSpec:
     max_concurrency: int = 10
     code_root: Path = PROJECT_ROOT
     """The function's code, like /var/task: the project itself, or an unpacked deployment bundle."""
+    description: str = ""
+    """Part of the function's configuration, as on Lambda: a new one lets the same code be published again."""
 
     def __post_init__(self) -> None:
         # Lambda refuses such a function when it is created: locally it must not quietly work.
@@ -118,6 +120,10 @@ def spec_for_http_api(api: HttpApi, environment: Mapping[str, str] | None = None
         memory_mb=api.memory_mb,
         environment={**api.settings, **(environment or {})},
     )
+
+
+class VersionExists(Exception):
+    """Publishing a version whose code and configuration the latest version already has."""
 
 
 @dataclass
@@ -485,9 +491,19 @@ class LocalLambdaRuntime(LoopbackHttpServer):
         """Publish the next version of ``spec.name`` with ``spec``'s code and settings; its qualified ARN.
 
         Like Lambda's numbering: 1, 2, ... per function, from 1 again after :meth:`delete_function`.
+        And like Lambda, it refuses to publish what the latest version already is (code and
+        configuration unchanged): :class:`VersionExists`, which CloudFormation reports as "A version
+        for this Lambda function exists".
         """
         with self._versions_lock:
             versions = self._versions.setdefault(spec.name, {})
+            if versions:
+                latest_number = str(len(versions))
+                if versions[latest_number].spec == spec:
+                    raise VersionExists(
+                        f"A version for this Lambda function exists ( {latest_number} ). "
+                        "Modify the function to create a new version."
+                    )
             number = str(len(versions) + 1)
             log_path = self.log_dir / f"{spec.name}.log"
             environment = {**self._environment(spec, self._base_environment), "AWS_LAMBDA_FUNCTION_VERSION": number}

@@ -271,6 +271,9 @@ class DeploymentContext(BaseModel):
     """`arm64` (default) or `x86_64`"""
     log_retention_days: PositiveNumber = Field(30, alias="lambda:logRetentionDays")
     """retention of every log group (default 30)"""
+    version_nonce: Text = Field("", alias="lambda:versionNonce")
+    """any new value (e.g. `$(date +%s)`) publishes new versions of the pattern functions although their code
+    is unchanged: the retry after a failed registration, whose rollback kept the version it published"""
     name_prefix: Annotated[
         str,
         StringConstraints(strip_whitespace=True, pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,30}$"),
@@ -459,6 +462,7 @@ class DeploymentConfig:
     architecture: Literal["arm64", "x86_64"]
     log_retention_days: int
     name_prefix: str
+    version_nonce: str
     tags: Mapping[str, str]
     pattern_settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     pattern_setting_secrets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -637,6 +641,7 @@ def deployment_config(context: Mapping[str, Any]) -> DeploymentConfig:
         architecture=parsed.architecture,
         log_retention_days=parsed.log_retention_days,
         name_prefix=parsed.name_prefix,
+        version_nonce=parsed.version_nonce,
         tags=parsed.tags,
         pattern_settings=_per_pattern(parsed.pattern_settings, "patterns:settings"),
         pattern_setting_secrets=_per_pattern(parsed.pattern_setting_secrets, "patterns:settingSecrets", secret=True),

@@ -52,6 +52,18 @@ def function_environment(pattern: Pattern, config: DeploymentConfig) -> dict[str
     return environment
 
 
+def function_description(pattern: Pattern, config: DeploymentConfig) -> str:
+    """The function's description, and with it its configuration: a version nonce changes both.
+
+    Lambda publishes no version of a function whose code and configuration equal its latest
+    version's. After a failed registration, the rollback keeps the version that deploy published,
+    so deploying the same code again would fail with "A version for this Lambda function exists":
+    a new ``lambda:versionNonce`` makes it a new version.
+    """
+    description = f"{pattern.title}: {', '.join(pattern.services)}"
+    return f"{description} (deploy {config.version_nonce})" if config.version_nonce else description
+
+
 class PatternStack(cdk.Stack):
     def __init__(
         self,
@@ -71,7 +83,7 @@ class PatternStack(cdk.Stack):
             self,
             "Service",
             function_name=config.function_name(pattern.name),
-            description=f"{pattern.title}: {', '.join(pattern.services)}",
+            description=function_description(pattern, config),
             handler=pattern.handler,
             bundle=pattern_bundle(pattern, target),
             timeout_seconds=pattern.timeout_seconds,

@@ -69,7 +69,7 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def template(fresh_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("cdk.out")
     # Synthesized as the CDK CLI runs it; bundling is left out (it would fetch the greeter's wheels).
-    context = {"restate:environmentId": ENVIRONMENT_ID, "aws:cdk:bundling-stacks": []}
+    context = {"greeter:environmentId": ENVIRONMENT_ID, "aws:cdk:bundling-stacks": []}
     environment = {**os.environ, "CDK_OUTDIR": str(out), "CDK_CONTEXT_JSON": json.dumps(context)}
     environment.pop("PYTHONPATH", None)
     run([str(fresh_venv), "app.py"], cwd=EXAMPLE, env=environment)

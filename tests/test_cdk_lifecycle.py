@@ -18,7 +18,7 @@ import pytest
 from restate_lambda.registration.custom_resource import RegistrationFailed, handler
 
 from functions.catalog import Subscription, subscription_options
-from local.lambda_runtime import FunctionSpec, LocalLambdaRuntime
+from local.lambda_runtime import FunctionSpec, LocalLambdaRuntime, VersionExists
 from local.produce import ensure_topics, produce
 from local.stack import KAFKA_CLUSTER
 from tests.cdk_support import (
@@ -64,8 +64,10 @@ class DeployedFunction:
         self.stack_id = new_stack_id(name)
         self.code_of: dict[str, str] = {}
 
-    def publish(self, code_version: str) -> str:
-        spec = FunctionSpec(self.name, VERSIONED_HANDLER, environment={"CODE_VERSION": code_version})
+    def publish(self, code_version: str, description: str = "") -> str:
+        spec = FunctionSpec(
+            self.name, VERSIONED_HANDLER, environment={"CODE_VERSION": code_version}, description=description
+        )
         arn = self.runtime.publish_version(spec)
         self.code_of[arn] = code_version
         return arn
@@ -204,6 +206,28 @@ def test_a_reused_arn_whose_old_deployment_still_has_invocations_fails_saying_ho
     assert attached.status_code == 200
     # Once it has, the same deploy goes through.
     assert again.create(new_v1)["Data"]["Replaced"] == registered["Data"]["DeploymentId"]
+
+
+def test_a_deploy_retried_after_a_failed_registration_publishes_anew_with_a_version_nonce(
+    restate: PrivateRestate, deployed: DeployedFunction
+):
+    v1 = deployed.publish("v1")
+    deployed.create(v1)
+    # The deploy of v2 published its version, then its registration failed: the rollback kept that
+    # version (DeletionPolicy Retain) and left v1 registered.
+    failed = deployed.publish("v2")
+    assert which_code(restate) == "v1"
+
+    # Deploying the same code again: Lambda will not publish what its latest version already is.
+    with pytest.raises(VersionExists, match="A version for this Lambda function exists"):
+        deployed.publish("v2")
+
+    # -c lambda:versionNonce=<new> changes the function's description (tests/test_cdk_template.py):
+    # a configuration change, so the same code becomes a new version, and the retry goes through.
+    retried = deployed.publish("v2", description="Versioned (deploy 1765000000)")
+    assert retried != failed
+    assert deployed.update(v1, retried)["PhysicalResourceId"] == retried
+    assert which_code(restate) == "v2"
 
 
 def test_the_same_create_sent_twice_makes_one_deployment(restate: PrivateRestate, deployed: DeployedFunction):

@@ -621,3 +621,20 @@ def test_a_synth_for_a_known_account_and_region_passes_cdk_nag_too(monkeypatch, 
     monkeypatch.setenv("CDK_DEFAULT_REGION", "eu-west-1")
     templates = synthesize(tmp_path, CLOUD)
     assert "arn:aws:s3:::restate-data-upload-*" in json.dumps(templates["data_upload"])
+
+
+def test_a_version_nonce_publishes_the_same_code_as_a_new_version(templates, tmp_path):
+    # The retry after a failed registration: its rollback kept the version that deploy published, and
+    # Lambda publishes no version of code and configuration its latest version already has.
+    retried = synthesize(tmp_path, {**CLOUD, "lambda:versionNonce": "1765000000"})
+    for pattern in PATTERNS:
+        before, after = templates[pattern.name], retried[pattern.name]
+        (_, function), (_, function_retried) = (
+            only(before, "AWS::Lambda::Function"),
+            only(after, "AWS::Lambda::Function"),
+        )
+        assert "1765000000" not in function["Properties"]["Description"]
+        assert function_retried["Properties"]["Description"].endswith("(deploy 1765000000)")
+        assert function_retried["Properties"]["Code"] == function["Properties"]["Code"], "the same code"
+        (version, _), (version_retried, _) = only(before, "AWS::Lambda::Version"), only(after, "AWS::Lambda::Version")
+        assert version != version_retried, "a new version resource, so CloudFormation publishes again"

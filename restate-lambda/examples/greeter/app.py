@@ -12,7 +12,7 @@ HERE = Path(__file__).parent
 class GreeterStack(cdk.Stack):
     def __init__(self, scope: cdk.App, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        environment_id = self.node.get_context("restate:environmentId")
+        environment_id = self.node.get_context("greeter:environmentId")
         api_key = secretsmanager.Secret.from_secret_name_v2(self, "ApiKey", "restate/api-key")
         restate = RestateEnvironment.cloud(self, "Restate", environment_id=environment_id, api_key=api_key)
         greeter = PythonFunction(
