@@ -14,7 +14,11 @@ in turns in the same run mostly does not. Every figure is a ratio or a count unl
 * **Projected AWS latency**: a measured latency plus its invocations times a per-invocation overhead
   of 5, 15 and 30 ms that AWS adds and the local runtime does not.
 * **Cold start ÷ floor**: a new execution environment answering the first invocation its function
-  got in the demos, divided by the same for a module that only builds an empty ``restate.app``.
+  got in the demos, divided by the same for a module that only builds an empty ``restate.app``. Both
+  run what Lambda runs: the function's bundle as ``make synth`` builds it (dependencies and
+  bytecode compiled by Python 3.13, this machine's architecture), from a read-only folder, by
+  Python 3.13 when this machine has it (else by this Python, on bundles for it, and the report says
+  so). The same pattern's bundle without its bytecode shows what the bytecode saves.
 * **Bundle size** of each function ``make synth`` ships (MB = MiB, as Lambda's limits count).
 * **Fan-out** of 100 subtasks of 1 s each: wall time ÷ 1 s (median of 3 runs), the pool warmed by
   untimed runs first.
@@ -39,7 +43,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.catalog import PATTERNS
-from local.bench_bundles import CDK_OUT, bundle_sizes, function_assets, name_prefix, synth_is_stale, synthesize
+from local.bench_bundles import (
+    CDK_OUT,
+    FLOOR_HANDLER,
+    READ_ONLY_SETTINGS,
+    build_floor_bundle,
+    build_pattern_bundle,
+    bundle_sizes,
+    bytecode_files,
+    cold_start_code,
+    function_assets,
+    name_prefix,
+    read_only,
+    synth_is_stale,
+    synthesize,
+    without_bytecode,
+)
 from local.bench_compare import COMPARED, comparison_figures, lambda_vs_http2
 from local.bench_load import LoadPlan
 from local.bench_patterns import cold_starts, error_text, fan_out, kafka_events, run_demos
@@ -64,12 +83,15 @@ from local.processes import STATE_DIR
 
 BENCH_DIR = STATE_DIR / "bench"
 RESULTS_FILE = BENCH_DIR / "results.json"
-FLOOR_HANDLER = "tests.lambda_functions.empty_app.app"
 TALLY_HANDLER = "tests.lambda_functions.versioned.app"
 FANOUT_SUBTASKS, FANOUT_SUBTASK_SECONDS, FANOUT_CONCURRENCY = 100, 1.0, 128
 KAFKA_KEYS = 100
-COLD_START_SETTINGS = {"UPLOAD_MIN_SECONDS": "0", "UPLOAD_MAX_SECONDS": "0"}
-"""A replayed first upload would otherwise spend its random transfer time in the measured invocation."""
+COLD_START_SETTINGS = {"UPLOAD_MIN_SECONDS": "0", "UPLOAD_MAX_SECONDS": "0", **READ_ONLY_SETTINGS}
+"""A replayed first upload would otherwise spend its random transfer time in the measured invocation;
+and no bytecode is written into the bundles, as none can be into Lambda's read-only ``/var/task``."""
+BYTECODE_PATTERN = "durable_rpc"
+"""The pattern whose cold start is also measured on its bundle without bytecode."""
+NO_BYTECODE = f"{BYTECODE_PATTERN} without bytecode"
 QUICK_SETTINGS = {
     "MACHINE_TRANSITION_SECONDS": "0.5",
     "MODERATION_POLL_SECONDS": "0.5",
@@ -221,32 +243,80 @@ class Bench:
     def measure_cold_starts(self, side: LambdaSide, specs: Mapping[str, FunctionSpec]) -> None:
         events = side.runtime.first_events
         discovery = next(event for (_, kind), event in events.items() if kind == "discover")
-        floor = FunctionSpec(name="bench_floor", handler=FLOOR_HANDLER, environment=specs["durable_rpc"].environment)
+        code = cold_start_code()
+        print(f"  {code.describe()}", flush=True)
+        bundles = self.run_dir / "cold-start-bundles"
+        floor = FunctionSpec(
+            name="bench_floor",
+            handler=FLOOR_HANDLER,
+            environment={**specs[BYTECODE_PATTERN].environment, **COLD_START_SETTINGS},
+            code_root=build_floor_bundle(bundles / "floor", code.target),
+            python=code.python,
+        )
         subjects = {"floor": (floor, discovery)}
         for name, spec in specs.items():
             if (name, "invoke") in events:
                 cold = dataclasses.replace(
-                    spec, name=f"{name}_cold", environment={**spec.environment, **COLD_START_SETTINGS}
+                    spec,
+                    name=f"{name}_cold",
+                    environment={**spec.environment, **COLD_START_SETTINGS},
+                    code_root=build_pattern_bundle(name, bundles / name, code.target),
+                    python=code.python,
                 )
                 subjects[name] = (cold, events[(name, "invoke")])
-        measured = cold_starts(side.runtime, subjects, self.profile.cold_start_repetitions)
+        if BYTECODE_PATTERN in subjects:
+            compiled, event = subjects[BYTECODE_PATTERN]
+            plain = without_bytecode(compiled.code_root, bundles / f"{BYTECODE_PATTERN}-no-bytecode")
+            subjects[NO_BYTECODE] = (
+                dataclasses.replace(compiled, name=f"{compiled.name}_plain", code_root=plain),
+                event,
+            )
+        roots = [spec.code_root for spec, _ in subjects.values()]
+        compiled_files = [bytecode_files(root) for root in roots]
+        with read_only(roots):
+            measured = cold_starts(side.runtime, subjects, self.profile.cold_start_repetitions)
+        if [bytecode_files(root) for root in roots] != compiled_files:
+            raise RuntimeError(
+                "a cold start wrote bytecode into its read-only bundle: the figures would not be Lambda's"
+            )
+
         floor_ms = measured.pop("floor").median_ms
-        self.add("cold start floor: empty restate.app", floor_ms, "ms", note="absolute, the divisor below")
+        self.add(
+            "cold start floor: empty restate.app",
+            floor_ms,
+            "ms",
+            note=f"absolute, the divisor below; {code.describe()}",
+        )
         ratios: dict[str, float | None] = {}
+        cold_ms: dict[str, float | None] = {}
         for pattern in PATTERNS:
             cold_start = measured.get(pattern.name)
             if cold_start is None:
-                ratios[pattern.name] = None
+                ratios[pattern.name] = cold_ms[pattern.name] = None
                 self.add(f"cold start / floor: {pattern.name}", None, note="no invocation recorded in its demo")
                 continue
-            ratios[pattern.name] = ratio(cold_start.median_ms, floor_ms)
+            ratios[pattern.name], cold_ms[pattern.name] = ratio(cold_start.median_ms, floor_ms), cold_start.median_ms
             split = f"init {cold_start.median_init_ms:.0f} + first call {cold_start.median_first_invocation_ms:.0f} ms"
             calls_aws = "calls AWS (boto3) in its first invocation, no goal; " if pattern.aws_access else ""
             note = f"{calls_aws}{cold_start.median_ms:.0f} ms: {split} {cold_start.note}".rstrip()
             goal = None if pattern.aws_access else COLD_START_RATIO
             self.add(f"cold start / floor: {pattern.name}", ratios[pattern.name], "x", goal, note)
         self.results["cold_start_ratio"] = ratios
+        self.results["cold_start_ms"] = cold_ms
         self.results["cold_start_floor_ms"] = floor_ms
+        self.results["cold_start_code"] = code.summary()
+        if NO_BYTECODE in measured:
+            with_ms, without_ms = measured[BYTECODE_PATTERN].median_ms, measured[NO_BYTECODE].median_ms
+            note = f"{without_ms:.0f} ms without, {with_ms:.0f} ms with; same bundle, its .pyc files removed"
+            self.add(
+                f"cold start without / with bytecode: {BYTECODE_PATTERN}", ratio(without_ms, with_ms), "x", note=note
+            )
+            self.results["cold_start_bytecode"] = {
+                "pattern": BYTECODE_PATTERN,
+                "with_bytecode_ms": with_ms,
+                "without_bytecode_ms": without_ms,
+                "without_over_with": ratio(without_ms, with_ms),
+            }
 
     def measure_lambda_vs_http2(
         self, side: LambdaSide, specs: Mapping[str, FunctionSpec], environment: Mapping[str, str]

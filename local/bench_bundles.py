@@ -1,21 +1,35 @@
-"""Bundle sizes: what `make synth` ships per Lambda function, zipped (as uploaded) and unzipped (as unpacked).
+"""The bench's Lambda bundles: the sizes `make synth` ships, and the unpacked bundles the cold starts run.
 
-The function of each ``cdk.out/asset.*`` folder is read from the templates in ``cdk.out``. Asset
-folders are named by the hash of their content, so a size measured once stays true and is kept in
-a small cache beside the results.
+Sizes: the function of each ``cdk.out/asset.*`` folder is read from the templates in ``cdk.out``.
+Asset folders are named by the hash of their content, so a size measured once stays true and is kept
+in a small cache beside the results.
+
+Cold starts: each pattern's bundle (and the floor's, an empty ``restate.app`` with the same
+dependencies) is built as ``make synth`` builds it, for this machine's architecture and Lambda's
+Python when that interpreter is here, and run from a read-only folder like ``/var/task``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import shutil
+import stat
 import subprocess
+import sys
 import tempfile
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from local.processes import PROJECT_ROOT, tail
+
+if TYPE_CHECKING:  # imported where used: restate_lambda.cdk starts the CDK's node process
+    from restate_lambda.cdk.bundling import Target
 
 CDK_OUT = PROJECT_ROOT / "cdk.out"
 SYNTH_INPUTS = ("app.py", "cdk.json", "requirements.txt", "functions", "stacks")
@@ -109,3 +123,121 @@ def bundle_sizes(assets: dict[str, Path], cache_file: Path) -> dict[str, BundleS
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     cache_file.write_text(json.dumps(cache, indent=2) + "\n")
     return sizes
+
+
+LAMBDA_PYTHON = "3.13"
+"""The Python of the functions' Lambda runtime, which their bundles are compiled for."""
+FLOOR_DIR = PROJECT_ROOT / "tests" / "lambda_functions"
+FLOOR_FILE = "empty_app.py"
+FLOOR_HANDLER = "empty_app.app"
+"""The floor's handler in its bundle, where ``empty_app.py`` lies at the top, as a function's own code does."""
+READ_ONLY_SETTINGS = {"PYTHONDONTWRITEBYTECODE": "1"}
+"""Writing no bytecode, as in a read-only folder: as root, this process's permissions would not stop it."""
+
+
+@dataclass(frozen=True)
+class ColdStartCode:
+    """What the cold starts run: bundles for ``target``, by the ``python`` interpreter."""
+
+    target: Target
+    python: str
+    python_version: str
+    """The interpreter's full version, e.g. ``3.13.0``."""
+    note: str = ""
+    """Why the bundles are not for Lambda's Python, if they are not."""
+
+    def describe(self) -> str:
+        """One line for the report: what was measured."""
+        described = (
+            f"unzipped bundle ({self.target.architecture}, bytecode by Python {self.target.python_version}), "
+            f"read-only, run by Python {self.python_version}"
+        )
+        return f"{described}; {self.note}" if self.note else described
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "code": "unzipped deployment bundle",
+            "read_only": True,
+            "architecture": self.target.architecture,
+            "python": self.python_version,
+            "interpreter": self.python,
+            "note": self.note,
+        }
+
+
+def cold_start_code(version: str = LAMBDA_PYTHON) -> ColdStartCode:
+    """Bundles for this machine's architecture and Python ``version``, or for this Python if that one is missing."""
+    from restate_lambda.cdk.bundling import Target, find_interpreter
+
+    host = Target.host()
+    interpreter = find_interpreter(version)
+    if interpreter is not None:
+        target = Target(host.architecture, version)
+        note = ""
+    else:
+        target, interpreter = host, sys.executable
+        note = f"no Python {version} on this machine: bundles for this one's, Python {host.python_version}"
+    probe = [interpreter, "-c", "import platform; print(platform.python_version())"]
+    full_version = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
+    return ColdStartCode(target, interpreter, full_version, note)
+
+
+def build_floor_bundle(output_dir: Path, target: Target) -> Path:
+    """The floor's bundle: ``empty_app.py`` with the shared requirements, built as a pattern's is."""
+    from restate_lambda.cdk.bundling import Bundle, PythonSources
+
+    from stacks.bundling import CONSTRAINTS, DEPENDENCY_CACHE, REQUIREMENTS
+
+    sources = [PythonSources(FLOOR_DIR, include=(FLOOR_FILE,))]
+    bundle = Bundle(sources, REQUIREMENTS, target, DEPENDENCY_CACHE, constraints=CONSTRAINTS)
+    return bundle.build(output_dir)
+
+
+def build_pattern_bundle(name: str, output_dir: Path, target: Target) -> Path:
+    from functions.catalog import PATTERNS
+    from stacks.bundling import bundle_pattern
+
+    pattern = next(pattern for pattern in PATTERNS if pattern.name == name)
+    return bundle_pattern(pattern, output_dir, target)
+
+
+def _link_or_copy(source: str, destination: str) -> str:
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
+    return destination
+
+
+def without_bytecode(bundle: Path, output_dir: Path) -> Path:
+    """A copy of ``bundle`` (by hard links) without its ``.pyc`` files: what ``Bundle(bytecode=False)`` builds."""
+    shutil.copytree(
+        bundle, output_dir, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"), copy_function=_link_or_copy
+    )
+    return output_dir
+
+
+def bytecode_files(folder: Path) -> int:
+    return sum(1 for _ in folder.rglob("*.pyc"))
+
+
+@contextlib.contextmanager
+def read_only(folders: Iterable[Path]) -> Iterator[None]:
+    """The folders with no write permission for anyone (``chmod a-w``), restored afterwards.
+
+    Directories only: a bundle's files are hard links into the dependency cache, whose modes are not
+    the bench's to change, and a folder's permission is what writing a ``.pyc`` into it needs. Root
+    bypasses permissions anyway, hence :data:`READ_ONLY_SETTINGS` in the functions' environment.
+    """
+    changed: list[tuple[Path, int]] = []
+    try:
+        for folder in folders:
+            directories = [Path(top) for top, _, _ in os.walk(folder)]
+            for directory in directories:
+                mode = stat.S_IMODE(directory.stat().st_mode)
+                changed.append((directory, mode))
+                directory.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        yield
+    finally:
+        for directory, mode in reversed(changed):
+            directory.chmod(mode)

@@ -69,6 +69,7 @@ MAX_RESPONSE_BYTES = 6_291_556
 """What Lambda returns as a synchronous invoke's response payload (its error message names this figure)."""
 MAX_TIMEOUT_SECONDS = 900
 MEMORY_RANGE_MB = (128, 10_240)
+WORKER_FILE = Path(__file__).resolve().parent / "lambda_worker.py"
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,12 @@ class FunctionSpec:
     """The function's code, like /var/task: the project itself, or an unpacked deployment bundle."""
     description: str = ""
     """Part of the function's configuration, as on Lambda: a new one lets the same code be published again."""
+    python: str | None = None
+    """The execution environment's interpreter, like Lambda's runtime (``python3.13``): None for this one.
+
+    Given, the worker runs as a file (``python -P .../lambda_worker.py``) with only ``code_root`` on
+    ``PYTHONPATH``: the function imports what its bundle holds and nothing of the project's.
+    """
 
     def __post_init__(self) -> None:
         # Lambda refuses such a function when it is created: locally it must not quietly work.
@@ -207,12 +214,21 @@ class WorkerTimedOut(Exception):
     pass
 
 
+def worker_command(spec: FunctionSpec) -> list[str]:
+    """The command of one execution environment of ``spec``."""
+    if spec.python is None:
+        return [sys.executable, "-m", "local.lambda_worker", spec.handler]
+    # By its file, not as local.lambda_worker: the project root stays off sys.path, and -P keeps the
+    # worker's own folder off it too (the worker itself imports the standard library only).
+    return [spec.python, "-P", str(WORKER_FILE), spec.handler]
+
+
 class Worker:
     """One execution environment: a ``local.lambda_worker`` process."""
 
     def __init__(self, spec: FunctionSpec, environment: Mapping[str, str], log: IO[bytes]) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "local.lambda_worker", spec.handler],
+            worker_command(spec),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,
@@ -462,8 +478,12 @@ class LocalLambdaRuntime(LoopbackHttpServer):
 
     def _environment(self, spec: FunctionSpec, base: Mapping[str, str]) -> dict[str, str]:
         # The code root comes first so that a bundle's own packages win; the project root after it
-        # only provides local.lambda_worker itself.
-        roots = [str(spec.code_root), str(PROJECT_ROOT), base.get("PYTHONPATH", "")]
+        # only provides local.lambda_worker itself. Another interpreter runs the worker by its file
+        # (worker_command), so its functions see their code root alone, as on Lambda.
+        if spec.python is None:
+            roots = [str(spec.code_root), str(PROJECT_ROOT), base.get("PYTHONPATH", "")]
+        else:
+            roots = [str(spec.code_root)]
         pythonpath = os.pathsep.join(dict.fromkeys(filter(None, roots)))
         return {
             **base,

@@ -309,6 +309,9 @@ class HttpApiContext(BaseModel):
     ] = Field(None, alias="functionUrlAuth")
     """auth of {name}'s Function URL: `AWS_IAM` or `NONE` (public, warned about at synth); default the
     catalog's `{auth}`"""
+    reserved_concurrency: PositiveNumber | None = Field(None, alias="reservedConcurrency")
+    """reserved concurrent executions of {name}'s function, also the most that run at once (default 10 with
+    functionUrlAuth `NONE`, none with `AWS_IAM`)"""
     settings: StringMap = Field({}, alias="settings")
     """overrides of {name}'s catalog settings: `{{NAME: value}}`"""
 

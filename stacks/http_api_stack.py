@@ -7,7 +7,11 @@ start and is the one secret it may read.
 
 The URL's auth type is the catalog's (``AWS_IAM``) unless ``<api>:functionUrlAuth`` says ``NONE``.
 The API reserves products and sends emails on a caller's behalf, so a public URL is warned about at
-every synth rather than refused: it is a deliberate choice for a demo, never a default.
+every synth rather than refused: it is a deliberate choice for a demo, never a default. A public URL
+also gets a reserved concurrency (``<api>:reservedConcurrency``, default
+:data:`PUBLIC_URL_RESERVED_CONCURRENCY`): Lambda then runs at most that many requests at once and
+throttles the rest, so that anonymous callers can neither take the account's whole concurrency from
+every other function (the patterns Restate invokes among them) nor scale the bill without bound.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from constructs import Construct
 
 from functions.catalog import API_KEY_SECRET_VARIABLE, INGRESS_URL_VARIABLE, HttpApi
 from stacks.bundling import Target, http_api_bundle
-from stacks.config import DeploymentConfig, http_api_context_prefix
+from stacks.config import DeploymentConfig, HttpApiContext, http_api_context_prefix
 from stacks.python_function import PythonFunction, imported_network
 from stacks.shared_stack import secret_reference
 
@@ -40,12 +44,37 @@ def admin_key_warning(api: HttpApi) -> str:
     )
 
 
-def public_url_warning(api: HttpApi) -> str:
-    key = f"{http_api_context_prefix(api.name)}:functionUrlAuth"
+PUBLIC_URL_RESERVED_CONCURRENCY = 10
+"""Reserved concurrency of an HTTP API whose Function URL has auth NONE, unless its context says otherwise.
+
+Enough for a demo's handful of callers; Lambda throttles whatever exceeds it. Lambda refuses a
+reservation that leaves the account fewer than 100 unreserved executions, so an account whose
+concurrency quota is still that low (new accounts) must have it raised before a public URL deploys.
+"""
+RESERVED_CONCURRENCY_KEY = str(HttpApiContext.model_fields["reserved_concurrency"].alias)
+
+
+def reserved_concurrency(scope: Construct, api: HttpApi, function_url_auth: str) -> int | None:
+    """The reserved concurrency of ``api``'s function: ``<api>:reservedConcurrency`` if set, else
+    :data:`PUBLIC_URL_RESERVED_CONCURRENCY` for a public URL and none (the account's pool) for ``AWS_IAM``.
+
+    The key is validated with the rest of the context (``deployment_config``) before any stack is built.
+    """
+    raw = scope.node.try_get_context(f"{http_api_context_prefix(api.name)}:{RESERVED_CONCURRENCY_KEY}")
+    configured = HttpApiContext.model_validate({RESERVED_CONCURRENCY_KEY: raw}).reserved_concurrency
+    if configured is not None:
+        return configured
+    return PUBLIC_URL_RESERVED_CONCURRENCY if function_url_auth == "NONE" else None
+
+
+def public_url_warning(api: HttpApi, reserved: int) -> str:
+    prefix = http_api_context_prefix(api.name)
     return (
-        f"{api.name}'s Function URL has auth NONE ({key}): anyone who finds the URL can call the API, which "
-        "calls Restate with its key on their behalf, and nothing limits the rate in front of it. Use it for a "
-        "short demo only; the default, AWS_IAM, accepts SigV4-signed requests of allowed principals only."
+        f"{api.name}'s Function URL has auth NONE ({prefix}:functionUrlAuth): anyone who finds the URL can call "
+        f"the API, which calls Restate with its key on their behalf. Its reserved concurrency "
+        f"({prefix}:{RESERVED_CONCURRENCY_KEY}={reserved}) bounds how many requests run at once, but nothing "
+        "limits who calls or how often. Use it for a short demo only; the default, AWS_IAM, accepts SigV4-signed "
+        "requests of allowed principals only."
     )
 
 
@@ -89,6 +118,11 @@ class HttpApiStack(cdk.Stack):
             network=imported_network(self, "Api", restate.vpc),
         )
         function = self.lambda_function.function
+        self.reserved_concurrency = reserved_concurrency(self, api, api_config.function_url_auth)
+        if self.reserved_concurrency is not None:
+            cfn_function = function.node.default_child
+            assert isinstance(cfn_function, lambda_.CfnFunction)
+            cfn_function.reserved_concurrent_executions = self.reserved_concurrency
         if restate.ingress_key_secret:
             secret_reference(self, "IngressKeySecret", restate.ingress_key_secret).grant_read(function)
             if restate.ingress_key_secret == restate.token_secret:
@@ -126,4 +160,6 @@ class HttpApiStack(cdk.Stack):
             )
         else:
             self.caller_policy = None
-            cdk.Annotations.of(self.function_url).add_warning_v2(PUBLIC_URL_WARNING, public_url_warning(api))
+            assert self.reserved_concurrency is not None, "a public URL always has one"
+            warning = public_url_warning(api, self.reserved_concurrency)
+            cdk.Annotations.of(self.function_url).add_warning_v2(PUBLIC_URL_WARNING, warning)

@@ -1,4 +1,10 @@
-"""AWS permissions a pattern's own code needs beyond logging, from its catalog entry (``aws_access``)."""
+"""AWS permissions a pattern's own code needs beyond logging, from its catalog entry (``aws_access``).
+
+S3 ARNs name no account: ``arn:aws:s3:::<prefix>-*`` matches a bucket of that name in *any* account,
+so a grant on it would let the function write to (or read from) another account's bucket that happens
+to match the pattern, if that bucket's policy allowed it. Every S3 statement therefore carries
+``s3:ResourceAccount`` = the deploying account, which S3 checks against the bucket owner.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,25 @@ from collections.abc import Mapping
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
-from functions.catalog import Pattern
+from functions.catalog import AwsAccess, Pattern
 from stacks.nag import acknowledge
+
+S3_ACTION_PREFIX = "s3:"
+
+
+def own_account_condition(pattern: Pattern, access: AwsAccess) -> dict[str, dict[str, str]] | None:
+    """``s3:ResourceAccount`` = this stack's account for an S3 statement; no condition for any other.
+
+    An S3 action shares no statement with other services' actions: the condition key exists for S3
+    requests only, so on another service's action it would deny every call.
+    """
+    s3_actions = [action for action in access.actions if action.startswith(S3_ACTION_PREFIX)]
+    if not s3_actions:
+        return None
+    if len(s3_actions) != len(access.actions):
+        raise ValueError(f"{pattern.name}: give S3 actions an AwsAccess of their own, not {list(access.actions)}")
+    # ${AWS::AccountId}: the account the stack is deployed to, whether or not the synth knew it.
+    return {"StringEquals": {"s3:ResourceAccount": cdk.Aws.ACCOUNT_ID}}
 
 
 def template_values(settings: Mapping[str, str], partition: str, region: str, account: str) -> dict[str, str]:
@@ -41,7 +64,9 @@ def grant_pattern_permissions(pattern: Pattern, role: iam.Role, settings: Mappin
         roles=[role],
         statements=[
             iam.PolicyStatement(
-                actions=list(access.actions), resources=[resource.format(**values) for resource in access.resources]
+                actions=list(access.actions),
+                resources=[resource.format(**values) for resource in access.resources],
+                conditions=own_account_condition(pattern, access),
             )
             for access in pattern.aws_access
         ],

@@ -6,12 +6,21 @@ import asyncio
 import json
 import math
 import os
+import stat
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from local.bench_bundles import function_assets, measure_bundle, synth_is_stale
+from local.bench_bundles import (
+    bytecode_files,
+    function_assets,
+    measure_bundle,
+    read_only,
+    synth_is_stale,
+    without_bytecode,
+)
 from local.bench_cpu import ProcessInfo, process_table, tree_cpu_seconds
 from local.bench_load import IngressConnection, SideResult, Throughput, round_by_round_ratio
 from local.bench_report import (
@@ -32,6 +41,7 @@ from local.bench_report import (
 )
 from local.bench_stack import ReportMeter
 from local.lambda_runtime import FunctionSpec, LocalLambdaRuntime, billed_duration_ms, report_line
+from local.processes import PROJECT_ROOT
 
 FUNCTION_LOG = "\n".join(
     [
@@ -84,6 +94,58 @@ def test_a_real_invocation_reports_init_once_then_warm(tmp_path):
     assert (cold.memory_mb, warm.memory_mb) == (256, 256)
     assert warm.max_memory_used_mb > 0
     assert cold.billed_ms == math.ceil(cold.duration_ms + cold.init_ms)
+
+
+WHERE_AM_I = """
+import importlib.util, sys
+
+def app(event, context):
+    return {"path": sys.path, "executable": sys.executable, "project": importlib.util.find_spec("local") is not None}
+"""
+
+
+def test_a_function_given_an_interpreter_sees_its_code_root_and_not_the_project(tmp_path):
+    code_root = tmp_path / "task"
+    code_root.mkdir()
+    (code_root / "where.py").write_text(WHERE_AM_I)
+    spec = FunctionSpec(name="where", handler="where.app", code_root=code_root, python=sys.executable)
+    with LocalLambdaRuntime([spec], tmp_path / "logs", base_environment={"PYTHONPATH": str(PROJECT_ROOT)}) as runtime:
+        answer = runtime.invoke("where", {})
+    assert answer.status == 200 and isinstance(answer.body, dict), answer.body
+    assert answer.body["path"][0] == str(code_root)
+    assert str(PROJECT_ROOT) not in answer.body["path"]
+    assert not answer.body["project"]
+    assert answer.body["executable"] == sys.executable
+
+
+def test_read_only_takes_write_permission_off_the_folders_and_gives_it_back(tmp_path):
+    bundle = tmp_path / "bundle"
+    (bundle / "package" / "__pycache__").mkdir(parents=True)
+    module = bundle / "package" / "module.py"
+    module.write_text("")
+    folders = [bundle, bundle / "package", bundle / "package" / "__pycache__"]
+    modes = {folder: stat.S_IMODE(folder.stat().st_mode) for folder in [*folders, module]}
+    with read_only([bundle]):
+        assert all(not folder.stat().st_mode & 0o222 for folder in folders)
+        # Files are hard links into the dependency cache: theirs is left alone.
+        assert stat.S_IMODE(module.stat().st_mode) == modes[module]
+    assert {folder: stat.S_IMODE(folder.stat().st_mode) for folder in modes} == modes
+
+
+def test_a_bundle_without_bytecode_is_the_same_files_less_the_pyc(tmp_path):
+    bundle = tmp_path / "bundle"
+    (bundle / "package" / "__pycache__").mkdir(parents=True)
+    (bundle / "package" / "module.py").write_text("x = 1\n")
+    (bundle / "package" / "__pycache__" / "module.cpython-313.pyc").write_bytes(b"")
+    (bundle / "native.so").write_bytes(b"")
+    plain = without_bytecode(bundle, tmp_path / "plain")
+    assert (bytecode_files(bundle), bytecode_files(plain)) == (1, 0)
+    assert sorted(path.relative_to(plain).as_posix() for path in plain.rglob("*")) == [
+        "native.so",
+        "package",
+        "package/module.py",
+    ]
+    assert (plain / "native.so").samefile(bundle / "native.so")
 
 
 def test_cost_is_billed_gb_seconds_at_each_memory_plus_requests():

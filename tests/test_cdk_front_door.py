@@ -8,6 +8,7 @@ copy of exactly the sources its bundle gets; test_cdk_artifact.py runs a real fr
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -16,10 +17,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
+from aws_cdk.assertions import Match, Template
 
 from functions.catalog import API_KEY_SECRET_VARIABLE, API_KEY_VARIABLE, HTTP_APIS, INGRESS_URL_VARIABLE, PATTERNS
-from stacks.app import build_app
+from stacks.app import (
+    STRIPE_WEBHOOK_ROUTES,
+    STRIPE_WEBHOOK_WARNING,
+    WEBHOOK_PATTERN,
+    build_app,
+    stripe_webhook_warning,
+)
 from stacks.bundling import (
     PROJECT_ROOT,
     REQUIREMENTS,
@@ -30,8 +39,15 @@ from stacks.bundling import (
     requirement_files,
     requirements_file,
 )
-from stacks.config import ConfigError, deployment_config
-from stacks.http_api_stack import ADMIN_KEY_WARNING, PUBLIC_URL_WARNING, admin_key_warning, public_url_warning
+from stacks.config import CONTEXT_KEYS, ConfigError, deployment_config
+from stacks.http_api_stack import (
+    ADMIN_KEY_WARNING,
+    PUBLIC_URL_RESERVED_CONCURRENCY,
+    PUBLIC_URL_WARNING,
+    admin_key_warning,
+    public_url_warning,
+    reserved_concurrency,
+)
 from tests.test_cdk_template import (
     EXAMPLES_ALLOWED,
     MAKE_SYNTH,
@@ -169,8 +185,114 @@ def test_the_switch_makes_the_url_public_with_a_warning_at_synth(public):
     assert not resources(template, "AWS::IAM::ManagedPolicy") and "CallerPolicyArn" not in template["Outputs"]
     (warning,) = public.warnings(FRONT_DOOR.name)
     # CDK appends the id users could acknowledge it by.
-    assert warning.startswith(public_url_warning(FRONT_DOOR)) and PUBLIC_URL_WARNING in warning
-    assert "frontDoor:functionUrlAuth" in public_url_warning(FRONT_DOOR)
+    expected = public_url_warning(FRONT_DOOR, PUBLIC_URL_RESERVED_CONCURRENCY)
+    assert warning.startswith(expected) and PUBLIC_URL_WARNING in warning
+    assert "frontDoor:functionUrlAuth" in expected and "frontDoor:reservedConcurrency=10" in expected
+
+
+# --- reserved concurrency -------------------------------------------------------------------------------------
+
+
+def reserved_concurrency_of(synthesized: Synthesized) -> Any:
+    template = Template.from_json(synthesized.templates[FRONT_DOOR.name])
+    template.resource_count_is("AWS::Lambda::Function", 1)
+    (function,) = template.find_resources("AWS::Lambda::Function").values()
+    return function["Properties"].get("ReservedConcurrentExecutions")
+
+
+def test_a_public_url_gets_a_bounded_reserved_concurrency_by_default(public):
+    # Anonymous callers can then neither take the account's concurrency from the patterns Restate
+    # invokes nor scale the function (and the bill) without bound: Lambda throttles the excess.
+    assert PUBLIC_URL_RESERVED_CONCURRENCY == 10
+    Template.from_json(public.templates[FRONT_DOOR.name]).has_resource_properties(
+        "AWS::Lambda::Function", {"ReservedConcurrentExecutions": PUBLIC_URL_RESERVED_CONCURRENCY}
+    )
+    assert "default 10 with functionUrlAuth `NONE`" in CONTEXT_KEYS["frontDoor:reservedConcurrency"]
+
+
+@pytest.mark.parametrize("variant", ["default", "self-hosted"])
+def test_an_iam_url_reserves_nothing_unless_the_key_says_so(variant, default, self_hosted):
+    synthesized = {"default": default, "self-hosted": self_hosted}[variant]
+    Template.from_json(synthesized.templates[FRONT_DOOR.name]).has_resource_properties(
+        "AWS::Lambda::Function", {"ReservedConcurrentExecutions": Match.absent()}
+    )
+    assert reserved_concurrency_of(synthesized) is None
+
+
+def test_the_key_sets_the_reservation_whatever_the_auth(tmp_path):
+    synthesized = Synthesized(tmp_path, {**MADE_BY_MAKE_SYNTH, "frontDoor:reservedConcurrency": "25"})
+    assert reserved_concurrency_of(synthesized) == 25
+    Template.from_json(synthesized.templates[FRONT_DOOR.name]).has_resource_properties(
+        "AWS::Lambda::Url", {"AuthType": "AWS_IAM"}
+    )
+    public = cdk.App(context={"frontDoor:reservedConcurrency": 3})
+    assert reserved_concurrency(public, FRONT_DOOR, "NONE") == 3
+    assert reserved_concurrency(cdk.App(), FRONT_DOOR, "NONE") == PUBLIC_URL_RESERVED_CONCURRENCY
+    assert reserved_concurrency(cdk.App(), FRONT_DOOR, "AWS_IAM") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "message"), [("0", "must be positive"), ("-5", "must be positive"), ("ten", "must be a whole number")]
+)
+def test_the_reservation_must_be_a_positive_whole_number(value, message):
+    with pytest.raises(ConfigError, match=f"^context frontDoor:reservedConcurrency {message}"):
+        deployment_config({**MAKE_SYNTH, "frontDoor:functionUrlAuth": "NONE", "frontDoor:reservedConcurrency": value})
+    # Blank is the default, as for every number key.
+    deployment_config({**MAKE_SYNTH, "frontDoor:reservedConcurrency": ""})
+
+
+# --- Stripe webhooks and Restate Cloud's ingress ---------------------------------------------------------------
+
+
+def test_webhooks_aimed_at_the_cloud_ingress_are_warned_about_at_synth(default, public):
+    # The front door has no webhook route, so nothing deployed is an address Stripe could use instead,
+    # with the front door's URL public (public) or not (default).
+    for synthesized in (default, public):
+        (warning,) = [w for w in synthesized.warnings(WEBHOOK_PATTERN) if STRIPE_WEBHOOK_WARNING in w]
+        assert "Restate Cloud's ingress accepts only requests that carry an API key" in warning
+        assert "None of the deployed HTTP APIs (front_door) has a webhook route" in warning
+        assert "authenticating proxy" in warning and "Point Stripe" not in warning
+
+
+def test_a_self_hosted_ingress_is_not_warned_about(self_hosted):
+    assert not [w for w in self_hosted.warnings(WEBHOOK_PATTERN) if STRIPE_WEBHOOK_WARNING in w]
+
+
+def test_an_api_with_a_webhook_route_is_where_the_warning_points_stripe():
+    routes = {FRONT_DOOR.name: "/webhooks/stripe"}
+    behind_iam = stripe_webhook_warning(deployment_config(MAKE_SYNTH), [FRONT_DOOR], routes)
+    assert behind_iam is not None
+    assert "Function URL (its FunctionUrl output) plus /webhooks/stripe" in behind_iam
+    assert "frontDoor:functionUrlAuth=NONE" in behind_iam and "authenticating proxy" not in behind_iam
+    public = deployment_config({**MAKE_SYNTH, "frontDoor:functionUrlAuth": "NONE"})
+    assert stripe_webhook_warning(public, [FRONT_DOOR], routes) is None, "Stripe can deliver there"
+    alone = stripe_webhook_warning(public, [], routes)
+    assert alone is not None and "No HTTP API is deployed." in alone
+
+
+def front_door_routes() -> set[str]:
+    """The paths of the front door's routes, read from its source (importing it would fix its configuration)."""
+    source = PROJECT_ROOT / "functions" / "front_door" / "api.py"
+    return {
+        str(decorator.args[0].value)
+        for node in ast.walk(ast.parse(source.read_text()))
+        if isinstance(node, ast.AsyncFunctionDef | ast.FunctionDef)
+        for decorator in node.decorator_list
+        if isinstance(decorator, ast.Call)
+        and isinstance(decorator.func, ast.Attribute)
+        and isinstance(decorator.func.value, ast.Name)
+        and decorator.func.value.id == "api"
+        and decorator.args
+        and isinstance(decorator.args[0], ast.Constant)
+    }
+
+
+def test_the_declared_webhook_routes_are_the_front_door_s_own():
+    routes = front_door_routes()
+    assert {"/products/{productId}/reserve", "/tasks", "/tasks/{taskId}", "/uploads"} <= routes
+    webhook_routes = {route for route in routes if re.search("webhook|stripe", route, re.IGNORECASE)}
+    declared = {STRIPE_WEBHOOK_ROUTES[FRONT_DOOR.name]} if FRONT_DOOR.name in STRIPE_WEBHOOK_ROUTES else set()
+    assert webhook_routes == declared, "declare a webhook route in STRIPE_WEBHOOK_ROUTES (stacks/app.py)"
 
 
 def test_the_switch_and_the_settings_are_checked():

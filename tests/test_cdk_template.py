@@ -16,8 +16,9 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
+from aws_cdk.assertions import Match, Template
 
-from functions.catalog import HTTP_APIS, PATTERNS, all_subscriptions, subscription_options
+from functions.catalog import HTTP_APIS, PATTERNS, AwsAccess, all_subscriptions, pattern_named, subscription_options
 from stacks.app import LAMBDA_PYTHON_VERSION, SHARED_STACK_ID, build_app
 from stacks.bundling import PROJECT_ROOT, Target, pattern_asset_hash
 from stacks.config import (
@@ -30,6 +31,7 @@ from stacks.config import (
     project_context,
 )
 from stacks.nag import MIN_REASON_LENGTH
+from stacks.pattern_permissions import own_account_condition
 from stacks.pattern_stack import function_environment
 from stacks.shared_stack import EXAMPLE_VALUES_WARNING, SASL_SECRET_KMS_KEY_WARNING
 
@@ -614,6 +616,47 @@ def test_each_function_may_call_only_the_aws_apis_its_catalog_entry_names(templa
     assert ":identity/uploads@example.com" in resources and ":identity/example.com" in resources
 
 
+OWN_ACCOUNT = {"StringEquals": {"s3:ResourceAccount": {"Ref": "AWS::AccountId"}}}
+"""The deploying account, as the template names it (``cdk.Aws.ACCOUNT_ID``)."""
+
+
+def statement_in_a_policy(template: Template, statement: dict[str, Any]) -> None:
+    template.has_resource_properties(
+        "AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([Match.object_like(statement)])}}
+    )
+
+
+def test_data_upload_s_s3_grants_reach_buckets_of_the_deploying_account_only(templates):
+    # Bucket ARNs name no account: without the condition the grant would cover a bucket of a matching
+    # name in any account.
+    upload = Template.from_json(templates["data_upload"])
+    statement_in_a_policy(upload, {"Action": "s3:CreateBucket", "Condition": OWN_ACCOUNT})
+    statement_in_a_policy(upload, {"Action": ["s3:GetObject", "s3:PutObject"], "Condition": OWN_ACCOUNT})
+    # SES identity ARNs carry the account themselves.
+    statement_in_a_policy(upload, {"Action": "ses:SendEmail", "Condition": Match.absent()})
+
+
+def test_every_s3_statement_of_every_pattern_carries_the_account_condition(templates):
+    found = 0
+    for pattern in PATTERNS:
+        template = templates[pattern.name]
+        for statement in policy_statements_of_role(template, function_role_id(template)):
+            actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+            if any(action.startswith("s3:") for action in actions):
+                assert all(action.startswith("s3:") for action in actions), (pattern.name, actions)
+                assert statement["Condition"] == OWN_ACCOUNT, (pattern.name, statement)
+                found += 1
+    assert found == 2, "data_upload's two S3 statements"
+
+
+def test_an_s3_action_sharing_a_statement_with_another_service_is_refused():
+    upload = pattern_named("data_upload")
+    mixed = AwsAccess(actions=("s3:GetObject", "sqs:SendMessage"), resources=("arn:aws:s3:::bucket/*",))
+    with pytest.raises(ValueError, match="give S3 actions an AwsAccess of their own"):
+        own_account_condition(upload, mixed)
+    assert own_account_condition(upload, AwsAccess(actions=("ses:SendEmail",), resources=("*",))) is None
+
+
 def test_a_synth_for_a_known_account_and_region_passes_cdk_nag_too(monkeypatch, tmp_path):
     # The CLI tells the app its default account and region; CDK then writes literal ARNs where it can,
     # and every acknowledgement must name the finding as it reads then.
@@ -621,6 +664,8 @@ def test_a_synth_for_a_known_account_and_region_passes_cdk_nag_too(monkeypatch, 
     monkeypatch.setenv("CDK_DEFAULT_REGION", "eu-west-1")
     templates = synthesize(tmp_path, CLOUD)
     assert "arn:aws:s3:::restate-data-upload-*" in json.dumps(templates["data_upload"])
+    # Still the pseudo parameter: the account CloudFormation deploys to, whatever the synth assumed.
+    statement_in_a_policy(Template.from_json(templates["data_upload"]), {"Condition": OWN_ACCOUNT})
 
 
 def test_a_version_nonce_publishes_the_same_code_as_a_new_version(templates, tmp_path):

@@ -9,7 +9,15 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 from aws_cdk import assertions
-from restate_lambda.cdk import Bundle, DependenciesLayer, PythonFunction, PythonSources, Target, find_interpreter
+from restate_lambda.cdk import (
+    Bundle,
+    DependenciesLayer,
+    PythonFunction,
+    PythonSources,
+    Target,
+    bundling,
+    find_interpreter,
+)
 from restate_lambda.cdk.function import NO_BYTECODE_WARNING
 
 LAMBDA_PYTHON = Target().python_version
@@ -134,3 +142,25 @@ def test_the_constraints_file_is_part_of_the_asset_hash(greeter: Path) -> None:
     first = asset_hash()
     constraints.write_text("pydantic==2.14.5\n")
     assert asset_hash() != first
+
+
+def test_the_bundle_installs_its_dependencies_within_the_constraints(
+    greeter: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    constraints = greeter.parent / "constraints.txt"
+    constraints.write_text("pydantic==2.14.4\n")
+    asked: list[Path | None] = []
+
+    def installed(
+        requirements: Path, target: Target, cache_dir: Path | None, bytecode: bool, pins: Path | None
+    ) -> Path:
+        asked.append(pins)
+        (tmp_path / "deps").mkdir(exist_ok=True)
+        return tmp_path / "deps"
+
+    monkeypatch.setattr(bundling, "installed_dependencies", installed)
+    requirements = greeter / "requirements.txt"
+    Bundle([PythonSources(greeter)], requirements, Target.host(), bytecode=False, constraints=constraints).build(
+        tmp_path / "out"
+    )
+    assert asked == [constraints]

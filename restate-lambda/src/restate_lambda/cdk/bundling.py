@@ -346,7 +346,8 @@ class Bundle:
         output_dir.mkdir(parents=True, exist_ok=True)
         if self.requirements is not None:
             _link_tree(
-                installed_dependencies(self.requirements, self.target, self.cache_dir, self.bytecode), output_dir
+                installed_dependencies(self.requirements, self.target, self.cache_dir, self.bytecode, self.constraints),
+                output_dir,
             )
         written = []
         for path, name in self.files():
