@@ -450,12 +450,24 @@ class KafkaConfig:
     """ARN of the customer-managed key the SASL secret is encrypted with; Secrets Manager decrypts with it."""
 
 
+PUBLIC_URL_RESERVED_CONCURRENCY = 10
+"""Reserved concurrency of an HTTP API whose Function URL has auth NONE, unless its context says otherwise.
+
+Enough for a demo's handful of callers; Lambda throttles whatever exceeds it. Lambda refuses a
+reservation that leaves the account fewer than 100 unreserved executions, so an account whose
+concurrency quota is still that low (new accounts) must have it raised before a public URL deploys.
+"""
+
+
 @dataclass(frozen=True)
 class HttpApiConfig:
     function_url_auth: str
     """``AWS_IAM`` or ``NONE``."""
     settings: Mapping[str, str]
     """The catalog's settings with the context's overrides."""
+    reserved_concurrency: int | None = None
+    """``<api>:reservedConcurrency`` if set, else :data:`PUBLIC_URL_RESERVED_CONCURRENCY` for a public URL
+    and none (the account's pool) for ``AWS_IAM``."""
 
 
 @dataclass(frozen=True)
@@ -625,8 +637,12 @@ def _http_api_config(context: Mapping[str, Any], api: HttpApi) -> HttpApiConfig:
             f"context {prefix}:settings sets {sorted(unknown)}, which {api.name} does not read "
             f"(it reads: {', '.join(api.settings) or 'nothing'})"
         )
+    function_url_auth = own.function_url_auth or api.function_url_auth
+    public_default = PUBLIC_URL_RESERVED_CONCURRENCY if function_url_auth == "NONE" else None
     return HttpApiConfig(
-        function_url_auth=own.function_url_auth or api.function_url_auth, settings={**api.settings, **own.settings}
+        function_url_auth=function_url_auth,
+        settings={**api.settings, **own.settings},
+        reserved_concurrency=own.reserved_concurrency or public_default,
     )
 
 

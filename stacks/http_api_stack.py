@@ -9,7 +9,7 @@ The URL's auth type is the catalog's (``AWS_IAM``) unless ``<api>:functionUrlAut
 The API reserves products and sends emails on a caller's behalf, so a public URL is warned about at
 every synth rather than refused: it is a deliberate choice for a demo, never a default. A public URL
 also gets a reserved concurrency (``<api>:reservedConcurrency``, default
-:data:`PUBLIC_URL_RESERVED_CONCURRENCY`): Lambda then runs at most that many requests at once and
+:data:`stacks.config.PUBLIC_URL_RESERVED_CONCURRENCY`): Lambda then runs at most that many requests at once and
 throttles the rest, so that anonymous callers can neither take the account's whole concurrency from
 every other function (the patterns Restate invokes among them) nor scale the bill without bound.
 """
@@ -22,12 +22,12 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
+from restate_lambda.cdk import secret_reference
 
 from functions.catalog import API_KEY_SECRET_VARIABLE, INGRESS_URL_VARIABLE, HttpApi
 from stacks.bundling import Target, http_api_bundle
 from stacks.config import DeploymentConfig, HttpApiContext, http_api_context_prefix
 from stacks.python_function import PythonFunction, imported_network
-from stacks.shared_stack import secret_reference
 
 PUBLIC_URL_WARNING = "restate-patterns:publicFunctionUrl"
 """Id of the synth warning about a Function URL without auth (``cdk synth`` prints it)."""
@@ -44,27 +44,7 @@ def admin_key_warning(api: HttpApi) -> str:
     )
 
 
-PUBLIC_URL_RESERVED_CONCURRENCY = 10
-"""Reserved concurrency of an HTTP API whose Function URL has auth NONE, unless its context says otherwise.
-
-Enough for a demo's handful of callers; Lambda throttles whatever exceeds it. Lambda refuses a
-reservation that leaves the account fewer than 100 unreserved executions, so an account whose
-concurrency quota is still that low (new accounts) must have it raised before a public URL deploys.
-"""
 RESERVED_CONCURRENCY_KEY = str(HttpApiContext.model_fields["reserved_concurrency"].alias)
-
-
-def reserved_concurrency(scope: Construct, api: HttpApi, function_url_auth: str) -> int | None:
-    """The reserved concurrency of ``api``'s function: ``<api>:reservedConcurrency`` if set, else
-    :data:`PUBLIC_URL_RESERVED_CONCURRENCY` for a public URL and none (the account's pool) for ``AWS_IAM``.
-
-    The key is validated with the rest of the context (``deployment_config``) before any stack is built.
-    """
-    raw = scope.node.try_get_context(f"{http_api_context_prefix(api.name)}:{RESERVED_CONCURRENCY_KEY}")
-    configured = HttpApiContext.model_validate({RESERVED_CONCURRENCY_KEY: raw}).reserved_concurrency
-    if configured is not None:
-        return configured
-    return PUBLIC_URL_RESERVED_CONCURRENCY if function_url_auth == "NONE" else None
 
 
 def public_url_warning(api: HttpApi, reserved: int) -> str:
@@ -118,7 +98,7 @@ class HttpApiStack(cdk.Stack):
             network=imported_network(self, "Api", restate.vpc),
         )
         function = self.lambda_function.function
-        self.reserved_concurrency = reserved_concurrency(self, api, api_config.function_url_auth)
+        self.reserved_concurrency = api_config.reserved_concurrency
         if self.reserved_concurrency is not None:
             cfn_function = function.node.default_child
             assert isinstance(cfn_function, lambda_.CfnFunction)

@@ -13,7 +13,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
-from restate_lambda.cdk import KafkaSubscription, RestateDeployment
+from restate_lambda.cdk import KafkaSubscription, RestateDeployment, invoke_statements, secret_reference
 
 from functions.catalog import Pattern, subscription_options
 from functions.common.settings import secret_arn_variable
@@ -22,7 +22,7 @@ from stacks.config import DeploymentConfig
 from stacks.nag import acknowledge
 from stacks.pattern_permissions import grant_pattern_permissions
 from stacks.python_function import PythonFunction
-from stacks.shared_stack import SharedStack, secret_reference
+from stacks.shared_stack import SharedStack
 
 INLINE_POLICY_NAME_LIMIT = 128
 REMOVAL_POLICIES = {"retain": cdk.RemovalPolicy.RETAIN, "destroy": cdk.RemovalPolicy.DESTROY}
@@ -99,21 +99,13 @@ class PatternStack(cdk.Stack):
             secret_reference(self, f"SettingSecret-{name}", secret).grant_read(function)
         self.version = function.current_version
 
-        # Qualified ARNs only: Restate invokes the version it registered, never $LATEST. The qualifier
-        # wildcard would match :$LATEST too, hence the deny; the unqualified ARN matches neither.
+        # Qualified ARNs only (invoke_statements); the unqualified ARN matches neither statement.
         self.invoke_policy = iam.Policy(
             self,
             "RestateMayInvoke",
             policy_name=invoke_policy_name(config, pattern.name),
             roles=[shared.invoker_role],
-            statements=[
-                iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[f"{function.function_arn}:*"]),
-                iam.PolicyStatement(
-                    effect=iam.Effect.DENY,
-                    actions=["lambda:InvokeFunction"],
-                    resources=[f"{function.function_arn}:$LATEST"],
-                ),
-            ],
+            statements=invoke_statements(f"{function.function_arn}:*", f"{function.function_arn}:$LATEST"),
         )
         acknowledge(
             self.invoke_policy,

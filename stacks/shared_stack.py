@@ -33,8 +33,6 @@ from stacks.config import DeploymentConfig, RestateConfig, example_values_warnin
 from stacks.nag import acknowledge
 from stacks.python_function import imported_network
 
-__all__ = ["secret_reference"]  # the HTTP API stack names secrets the same way
-
 # One Restate serves the whole app, so with Kafka configured every resource asks for the version Kafka needs:
 # an older Restate then fails the first resource deployed, not one deep into the deploy.
 MINIMUM_RESTATE_VERSION = MINIMUM_RESTATE_VERSIONS[DEPLOYMENT_RESOURCE]

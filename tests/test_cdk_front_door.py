@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
@@ -39,14 +38,12 @@ from stacks.bundling import (
     requirement_files,
     requirements_file,
 )
-from stacks.config import CONTEXT_KEYS, ConfigError, deployment_config
+from stacks.config import CONTEXT_KEYS, PUBLIC_URL_RESERVED_CONCURRENCY, ConfigError, deployment_config
 from stacks.http_api_stack import (
     ADMIN_KEY_WARNING,
-    PUBLIC_URL_RESERVED_CONCURRENCY,
     PUBLIC_URL_WARNING,
     admin_key_warning,
     public_url_warning,
-    reserved_concurrency,
 )
 from tests.test_cdk_template import (
     EXAMPLES_ALLOWED,
@@ -225,10 +222,13 @@ def test_the_key_sets_the_reservation_whatever_the_auth(tmp_path):
     Template.from_json(synthesized.templates[FRONT_DOOR.name]).has_resource_properties(
         "AWS::Lambda::Url", {"AuthType": "AWS_IAM"}
     )
-    public = cdk.App(context={"frontDoor:reservedConcurrency": 3})
-    assert reserved_concurrency(public, FRONT_DOOR, "NONE") == 3
-    assert reserved_concurrency(cdk.App(), FRONT_DOOR, "NONE") == PUBLIC_URL_RESERVED_CONCURRENCY
-    assert reserved_concurrency(cdk.App(), FRONT_DOOR, "AWS_IAM") is None
+
+    def reservation(**keys: Any) -> int | None:
+        return deployment_config({**MAKE_SYNTH, **keys}).http_apis[FRONT_DOOR.name].reserved_concurrency
+
+    assert reservation(**{"frontDoor:functionUrlAuth": "NONE", "frontDoor:reservedConcurrency": 3}) == 3
+    assert reservation(**{"frontDoor:functionUrlAuth": "NONE"}) == PUBLIC_URL_RESERVED_CONCURRENCY
+    assert reservation(**{"frontDoor:functionUrlAuth": "AWS_IAM"}) is None
 
 
 @pytest.mark.parametrize(

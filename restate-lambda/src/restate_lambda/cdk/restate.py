@@ -252,13 +252,9 @@ class RestateEnvironment(Construct):
             stack = cdk.Stack.of(self)
             functions = f"arn:{stack.partition}:lambda:{stack.region}:{stack.account}:function:{function_name_prefix}*"
             self._environment_grant = iam.Policy(
-                self,
-                "InvokeGrant",
-                roles=[self.invoker_role] if isinstance(self.invoker_role, iam.Role) else None,
-                statements=invoke_statements(f"{functions}:*", f"{functions}:$LATEST"),
+                self, "InvokeGrant", statements=invoke_statements(f"{functions}:*", f"{functions}:$LATEST")
             )
-            if not isinstance(self.invoker_role, iam.Role):
-                self._environment_grant.attach_to_role(self.invoker_role)
+            self._environment_grant.attach_to_role(self.invoker_role)
         return self._environment_grant
 
 
