@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
@@ -194,27 +193,17 @@ def build_floor_bundle(output_dir: Path, target: Target) -> Path:
 
 
 def build_pattern_bundle(name: str, output_dir: Path, target: Target) -> Path:
-    from functions.catalog import PATTERNS
+    from functions.catalog import pattern_named
     from stacks.bundling import bundle_pattern
 
-    pattern = next(pattern for pattern in PATTERNS if pattern.name == name)
-    return bundle_pattern(pattern, output_dir, target)
-
-
-def _link_or_copy(source: str, destination: str) -> str:
-    try:
-        os.link(source, destination)
-    except OSError:
-        shutil.copy2(source, destination)
-    return destination
+    return bundle_pattern(pattern_named(name), output_dir, target)
 
 
 def without_bytecode(bundle: Path, output_dir: Path) -> Path:
     """A copy of ``bundle`` (by hard links) without its ``.pyc`` files: what ``Bundle(bytecode=False)`` builds."""
-    shutil.copytree(
-        bundle, output_dir, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"), copy_function=_link_or_copy
-    )
-    return output_dir
+    from restate_lambda.cdk.bundling import link_tree
+
+    return link_tree(bundle, output_dir, leave_out=("__pycache__", "*.pyc"))
 
 
 def bytecode_files(folder: Path) -> int:

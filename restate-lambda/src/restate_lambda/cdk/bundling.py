@@ -300,17 +300,20 @@ def installed_dependencies(
     return folder
 
 
-def _link_tree(source: Path, destination: Path) -> None:
-    """Copy a folder by hard links: the dependencies of ten bundles are one copy on disk."""
+def _link_or_copy(source: str, destination: str) -> str:
+    try:
+        os.link(source, destination)
+    except OSError:  # another file system, or links not allowed: copy instead
+        shutil.copy2(source, destination)
+    return destination
 
-    def link_or_copy(src: str, dst: str) -> object:
-        try:
-            os.link(src, dst)
-        except OSError:  # another file system, or links not allowed: copy instead
-            shutil.copy2(src, dst)
-        return dst
 
-    shutil.copytree(source, destination, copy_function=link_or_copy, dirs_exist_ok=True)
+def link_tree(source: Path, destination: Path, leave_out: Sequence[str] = ()) -> Path:
+    """Copy a folder by hard links (the dependencies of ten bundles are one copy on disk), without the
+    names matching ``leave_out`` (shell patterns)."""
+    ignore = shutil.ignore_patterns(*leave_out) if leave_out else None
+    shutil.copytree(source, destination, copy_function=_link_or_copy, ignore=ignore, dirs_exist_ok=True)
+    return destination
 
 
 @dataclass(frozen=True)
@@ -345,7 +348,7 @@ class Bundle:
         """Lay the bundle out in ``output_dir`` (created if missing)."""
         output_dir.mkdir(parents=True, exist_ok=True)
         if self.requirements is not None:
-            _link_tree(
+            link_tree(
                 installed_dependencies(self.requirements, self.target, self.cache_dir, self.bytecode, self.constraints),
                 output_dir,
             )
@@ -379,5 +382,5 @@ class LayerBundle:
         installed = installed_dependencies(
             self.requirements, self.target, self.cache_dir, self.bytecode, self.constraints
         )
-        _link_tree(installed, output_dir / "python")
+        link_tree(installed, output_dir / "python")
         return output_dir

@@ -33,10 +33,10 @@ class _BuildOnHost:
         return True
 
 
-def _asset_code(build: Bundle | LayerBundle, source_dir: Path) -> lambda_.Code:
+def _asset_code(build: Bundle | LayerBundle, source_dir: Path, asset_hash: str) -> lambda_.Code:
     return lambda_.Code.from_asset(
         str(source_dir),
-        asset_hash=build.asset_hash(),
+        asset_hash=asset_hash,
         asset_hash_type=cdk.AssetHashType.CUSTOM,
         bundling=cdk.BundlingOptions(
             # Required by the API but never pulled: bundling on the host either succeeds or raises.
@@ -92,7 +92,7 @@ class DependenciesLayer(Construct):
         self.layer_version = lambda_.LayerVersion(
             self,
             "Layer",
-            code=_asset_code(self.bundle, requirements.parent),
+            code=_asset_code(self.bundle, requirements.parent, self.bundle.asset_hash()),
             compatible_runtimes=[lambda_runtime(self.target)],
             compatible_architectures=[lambda_architecture(self.target)],
             description=description or f"Dependencies of {requirements.name}",
@@ -184,7 +184,7 @@ class PythonFunction(Construct):
             runtime=lambda_runtime(self.target),
             architecture=lambda_architecture(self.target),
             handler=handler,
-            code=_asset_code(self.bundle, self.bundle.sources[0].root),
+            code=_asset_code(self.bundle, self.bundle.sources[0].root, self.asset_hash),
             layers=[layer.layer_version] if layer is not None else None,
             timeout=timeout or cdk.Duration.seconds(30),
             memory_size=memory_size,
