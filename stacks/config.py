@@ -3,9 +3,11 @@
 The CLI merges ``cdk.json``'s ``context``, ``cdk.context.json`` and ``-c key=value`` and hands the
 result to ``app.py``; plain ``python app.py`` and the tests get nothing from it, so
 :func:`project_context` reads the same files and both pass them to ``cdk.App`` as defaults (the
-CLI's values win). Every key is a field of :class:`DeploymentContext` (or :class:`HttpApiContext`),
+CLI's values win). Every key is a field of one pydantic model, :class:`DeploymentConfig`, or of one of its sections,
 with its type, its default and what the README says about it (:data:`CONTEXT_KEYS`); values given
-with ``-c`` arrive as strings, and the models turn them into booleans, numbers, lists and objects.
+with ``-c`` arrive as strings, and the model turns them into booleans, numbers, lists and objects.
+Checks across keys are the model's validators; what the stacks derive (URLs, the invoker's trust,
+an HTTP API's auth) are its properties.
 
 Secrets (the admin API key, the HTTP APIs' ingress key, Kafka SASL credentials, secret pattern
 settings) are configured by Secrets Manager ARN or name only: no key accepts a secret value.
@@ -23,9 +25,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -35,13 +36,16 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     WrapValidator,
+    field_validator,
+    model_validator,
 )
 from pydantic import ValidatorFunctionWrapHandler as Handler
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError, PydanticUseDefault
 
-from functions.catalog import HTTP_APIS, PATTERNS, HttpApi
+from functions.catalog import HTTP_APIS, PATTERNS, HttpApi, http_api_named
 from functions.common.settings import problem_of
 from stacks.bundling import PROJECT_ROOT
 
@@ -176,14 +180,25 @@ StringMap = Annotated[
 Model = TypeVar("Model", bound=BaseModel)
 
 
-def _read(model: type[Model], values: Mapping[str, Any], key_prefix: str = "") -> Model:
+def _context_key(location: tuple[int | str, ...]) -> str:
+    """The context key a validation error's location names: sections and HTTP APIs are this model's, not keys."""
+    if location[0] == "httpApis" and len(location) >= 3:
+        return f"{http_api_context_prefix(str(location[1]))}:{location[2]}"
+    if location[0] in ("restate", "kafka") and len(location) >= 2:
+        return str(location[1])
+    return str(location[0])
+
+
+def _read(model: type[Model], values: Mapping[str, Any]) -> Model:
     """``values`` as ``model``; the first bad one is a :class:`ConfigError` naming its key."""
     try:
         return model.model_validate(values)
     except ValidationError as error:
         detail = error.errors(include_url=False)[0]
-        problem = problem_of(detail)
-        raise ConfigError(f"context {key_prefix}{detail['loc'][0]} {problem}") from None
+        if detail["type"] == "value_error" and isinstance(detail["ctx"]["error"], ConfigError):
+            # A check across keys words its own message, key included.
+            raise detail["ctx"]["error"] from None
+        raise ConfigError(f"context {_context_key(detail['loc'])} {problem_of(detail)}") from None
 
 
 CONTEXT_MODEL = ConfigDict(
@@ -192,18 +207,79 @@ CONTEXT_MODEL = ConfigDict(
 """Fields are read by their aliases, the context keys, and described by their docstrings, the README's words."""
 
 
-class DeploymentContext(BaseModel):
-    """The app's context keys (the fields' aliases), typed, with their defaults."""
+def _described(field: FieldInfo) -> str:
+    # A docstring wrapped over lines reads as one line in messages and in the README's table.
+    return " ".join(str(field.description).split())
+
+
+def _key_of(model: type[BaseModel], info: ValidationInfo) -> str:
+    return str(model.model_fields[str(info.field_name)].alias)
+
+
+def _required(value: str, key: str, why: str) -> str:
+    if not value:
+        raise ConfigError(f"context {key} is required {why} ({CONTEXT_KEYS[key]})")
+    return value
+
+
+def _refuse_secret_values(value: str, key: str) -> str:
+    """A secret's ARN or name; a value that is evidently the secret itself is refused before it reaches a template."""
+    if re.fullmatch(r"key_[0-9A-Za-z]{20,}|whsec_[0-9A-Za-z]+|Bearer .*", value):
+        raise ConfigError(
+            f"context {key} looks like the secret itself; store it in Secrets Manager and give the secret's "
+            "ARN or name instead, so that it never appears in a template"
+        )
+    if value and not value.startswith("arn:") and not SECRET_NAME.fullmatch(value):
+        # Not echoed: a value that is no secret's name may well be the secret (a JSON credential, a token).
+        raise ConfigError(
+            f"context {key} is neither a secret's ARN nor a secret name (letters, digits and /_+=.@- only); "
+            "store the value in Secrets Manager and give the secret's ARN or name instead"
+        )
+    return value
+
+
+def _at_most_the_provider_limit(seconds: int) -> int:
+    if seconds > MAX_REGISTRATION_TIMEOUT_SECONDS:
+        raise ConfigError(
+            f"context restate:registrationTimeoutSeconds must be at most {MAX_REGISTRATION_TIMEOUT_SECONDS}, got "
+            f"{seconds}: the CDK Provider framework stops waiting for the registration function at 900 s, and "
+            "CloudFormation would then hear of the failure only from its own custom resource timeout (an hour by "
+            "default)"
+        )
+    return seconds
+
+
+def restate_cloud_urls(environment_id: str, region: str) -> tuple[str, str]:
+    """(admin URL, ingress URL) of a Restate Cloud environment; the host uses the id without ``env_``."""
+    host = f"{environment_id.removeprefix('env_')}.env.{region}.restate.cloud"
+    return f"https://{host}:9070", f"https://{host}"
+
+
+class VpcPlacement(BaseModel):
+    """Where in an existing VPC the registration function and the HTTP APIs run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    vpc_id: str
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+
+
+class RestateContext(BaseModel):
+    """The ``restate:*`` keys: the Restate environment the functions are registered with and invoked by.
+
+    The keys of the mode not chosen are ignored; the properties give what the stacks need of either mode.
+    """
 
     model_config = CONTEXT_MODEL
 
-    restate_mode: Annotated[
+    mode: Annotated[
         Literal["cloud", "self-hosted"], _refused_as("must be cloud or self-hosted"), BeforeValidator(_lower)
     ] = Field("cloud", alias="restate:mode")
     """`cloud` (default) or `self-hosted`"""
     cloud_environment_id: Text = Field("", alias="restate:cloud:environmentId")
     """Restate Cloud environment id, `env_...`"""
-    cloud_region: Annotated[str, _refused_as("must be a string"), BeforeValidator(_lower)] = Field(
+    cloud_region: Annotated[Literal["us", "eu"], _refused_as("must be us or eu"), BeforeValidator(_lower)] = Field(
         "us", alias="restate:cloud:region"
     )
     """Restate Cloud region of the environment: `us` (default) or `eu`"""
@@ -242,7 +318,7 @@ class DeploymentContext(BaseModel):
     prune_old_deployments: Flag = Field(False, alias="restate:pruneOldDeployments")
     """`true`: after registering, delete older deployments of the same services that have no unfinished
     invocations (default false)"""
-    registration_timeout_seconds: PositiveNumber = Field(
+    registration_timeout_seconds: Annotated[PositiveNumber, AfterValidator(_at_most_the_provider_limit)] = Field(
         300,
         alias="restate:registrationTimeoutSeconds",
         description="timeout of the registration function (default 300, at most "
@@ -251,74 +327,140 @@ class DeploymentContext(BaseModel):
     allow_breaking_changes: Flag = Field(False, alias="restate:allowBreakingChanges")
     """`true`: register with `breaking: true`, so that Restate accepts a deployment that changes a service
     incompatibly (default false: such a deployment is refused)"""
-    ingress_key_secret: Text = Field("", alias="restate:ingressKeySecret")
+    dedicated_ingress_key_secret: Text = Field("", alias="restate:ingressKeySecret")
     """ARN or name of a secret with an API key the HTTP APIs call the ingress with (default:
     restate:cloud:apiKeySecret or restate:selfHosted:authTokenSecret)"""
-    kafka_bootstrap_servers: Text = Field("", alias="kafka:bootstrapServers")
-    """Kafka bootstrap servers; empty: no Kafka cluster and no subscriptions"""
-    kafka_cluster_name: Text = Field("my-cluster", alias="kafka:clusterName")
-    """name of the cluster in Restate (default `my-cluster`)"""
-    kafka_properties: StringMap = Field({}, alias="kafka:properties")
-    """extra librdkafka properties of the cluster (object)"""
-    kafka_sasl_secret: Text = Field("", alias="kafka:saslSecret")
-    """optional ARN or name of a secret `{"username": ..., "password": ...}`"""
-    kafka_sasl_secret_kms_key: Text = Field("", alias="kafka:saslSecretKmsKey")
-    """ARN of the customer-managed KMS key that encrypts kafka:saslSecret (Amazon MSK requires one): the
-    registration function may decrypt with it, through Secrets Manager only"""
-    architecture: Annotated[
-        Literal["arm64", "x86_64"], _refused_as("must be arm64 or x86_64"), BeforeValidator(_lower)
-    ] = Field("arm64", alias="lambda:architecture")
-    """`arm64` (default) or `x86_64`"""
-    log_retention_days: PositiveNumber = Field(30, alias="lambda:logRetentionDays")
-    """retention of every log group (default 30)"""
-    version_nonce: Text = Field("", alias="lambda:versionNonce")
-    """any new value (e.g. `$(date +%s)`) publishes new versions of the pattern functions although their code
-    is unchanged: the retry after a failed registration, whose rollback kept the version it published"""
-    name_prefix: Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,30}$"),
-        _refused_as("must be letters, digits and hyphens (<= 31)"),
-        BeforeValidator(_text),
-    ] = Field("restate-patterns", alias="app:namePrefix")
-    """prefix of stack and function names (default `restate-patterns`)"""
-    tags: StringMap = Field({}, alias="app:tags")
-    """tags on every resource (object)"""
-    allow_example_values: Flag = Field(
-        False,
-        alias=ALLOW_EXAMPLE_VALUES,
-        description=f"`true`: accept the placeholders ({EXAMPLE_ENVIRONMENT_ID}, {EXAMPLE_BOOTSTRAP_SERVER}) with a "
-        "warning, for an offline synth (`make synth`); never for a deploy (default false)",
+
+    @field_validator(
+        "cloud_api_key_secret", "self_hosted_auth_token_secret", "dedicated_ingress_key_secret", mode="after"
     )
-    pattern_settings: JsonObject = Field({}, alias="patterns:settings")
-    """per-pattern overrides of catalog settings: `{pattern: {NAME: value}}`"""
-    pattern_setting_secrets: JsonObject = Field({}, alias="patterns:settingSecrets")
-    """per-pattern secret settings (the catalog's `secret_settings`), each a Secrets Manager secret's ARN or
-    name: `{pattern: {NAME: secret}}`; the function reads it at cold start"""
+    @classmethod
+    def _secret_by_reference(cls, value: str, info: ValidationInfo) -> str:
+        return _refuse_secret_values(value, _key_of(cls, info))
+
+    @model_validator(mode="after")
+    def _complete_for_its_mode(self) -> Self:
+        if self.mode == "cloud":
+            why = "for restate:mode=cloud"
+            _required(self.cloud_environment_id, "restate:cloud:environmentId", why)
+            if not re.fullmatch(r"env_[0-9a-z]+", self.cloud_environment_id):
+                raise ConfigError(
+                    f"context restate:cloud:environmentId must look like env_..., got {self.cloud_environment_id!r}"
+                )
+            _required(self.cloud_api_key_secret, "restate:cloud:apiKeySecret", why)
+            return self
+        why = "for restate:mode=self-hosted"
+        _required(self.self_hosted_admin_url, "restate:selfHosted:adminUrl", why)
+        if self.self_hosted_vpc_id and not self.self_hosted_subnet_ids:
+            raise ConfigError("context restate:selfHosted:subnetIds is required with restate:selfHosted:vpcId")
+        _required(self.self_hosted_invoker_principal_arn, "restate:selfHosted:invokerPrincipalArn", why)
+        return self
+
+    @property
+    def is_cloud(self) -> bool:
+        return self.mode == "cloud"
+
+    @property
+    def admin_url(self) -> str:
+        if self.is_cloud:
+            return restate_cloud_urls(self.cloud_environment_id, self.cloud_region)[0]
+        return self.self_hosted_admin_url.rstrip("/")
+
+    @property
+    def ingress_url(self) -> str:
+        """Empty for a self-hosted Restate whose ingress URL is not given."""
+        if self.is_cloud:
+            return restate_cloud_urls(self.cloud_environment_id, self.cloud_region)[1]
+        return self.self_hosted_ingress_url.rstrip("/")
+
+    @property
+    def token_secret(self) -> str | None:
+        """ARN or name of the secret with the admin API's bearer token (the API key on Restate Cloud)."""
+        return (self.cloud_api_key_secret if self.is_cloud else self.self_hosted_auth_token_secret) or None
+
+    @property
+    def ingress_key_secret(self) -> str | None:
+        """ARN or name of the secret with the key the HTTP APIs call the ingress with (none: they send no key).
+
+        By default the one token configured for this Restate: on Cloud an admin key may call the ingress
+        too, though a dedicated key (ingress role) limits what a leak exposes.
+        """
+        return self.dedicated_ingress_key_secret or self.token_secret
+
+    @property
+    def invoker_principal_arn(self) -> str:
+        return self.cloud_principal_arn if self.is_cloud else self.self_hosted_invoker_principal_arn
+
+    @property
+    def invoker_principal_account(self) -> str | None:
+        """Restate Cloud: trust the account, conditioned on the principal ARN (survives its re-creation)."""
+        return self.cloud_account if self.is_cloud else None
+
+    @property
+    def external_id(self) -> str | None:
+        return self.cloud_environment_id if self.is_cloud else self.self_hosted_external_id or None
+
+    @property
+    def vpc(self) -> VpcPlacement | None:
+        if self.is_cloud or not self.self_hosted_vpc_id:
+            return None
+        return VpcPlacement(
+            vpc_id=self.self_hosted_vpc_id,
+            subnet_ids=self.self_hosted_subnet_ids,
+            security_group_ids=self.self_hosted_security_group_ids,
+        )
 
 
-class HttpApiContext(BaseModel):
-    """The keys of one catalog HTTP API, after its prefix (:func:`http_api_context_prefix`).
-
-    In the descriptions, ``{name}`` and ``{auth}`` stand for the API's name and its catalog default.
-    """
+class KafkaContext(BaseModel):
+    """The ``kafka:*`` keys: the cluster Restate reads the subscriptions' topics from."""
 
     model_config = CONTEXT_MODEL
 
-    function_url_auth: Annotated[
-        FunctionUrlAuth | None, _refused_as("must be AWS_IAM or NONE"), BeforeValidator(_upper)
-    ] = Field(None, alias="functionUrlAuth")
-    """auth of {name}'s Function URL: `AWS_IAM` or `NONE` (public, warned about at synth); default the
-    catalog's `{auth}`"""
-    reserved_concurrency: PositiveNumber | None = Field(None, alias="reservedConcurrency")
-    """reserved concurrent executions of {name}'s function, also the most that run at once (default 10 with
-    functionUrlAuth `NONE`, none with `AWS_IAM`)"""
-    settings: StringMap = Field({}, alias="settings")
-    """overrides of {name}'s catalog settings: `{{NAME: value}}`"""
+    bootstrap_servers: Text = Field("", alias="kafka:bootstrapServers")
+    """Kafka bootstrap servers; empty: no Kafka cluster and no subscriptions"""
+    cluster_name: Text = Field("my-cluster", alias="kafka:clusterName")
+    """name of the cluster in Restate (default `my-cluster`)"""
+    properties: StringMap = Field({}, alias="kafka:properties")
+    """extra librdkafka properties of the cluster (object)"""
+    sasl_secret: Text = Field("", alias="kafka:saslSecret")
+    """optional ARN or name of a secret `{"username": ..., "password": ...}`"""
+    sasl_secret_kms_key: Text = Field("", alias="kafka:saslSecretKmsKey")
+    """ARN of the customer-managed KMS key that encrypts kafka:saslSecret (Amazon MSK requires one): the
+    registration function may decrypt with it, through Secrets Manager only"""
+
+    @field_validator("sasl_secret", mode="after")
+    @classmethod
+    def _secret_by_reference(cls, value: str, info: ValidationInfo) -> str:
+        return _refuse_secret_values(value, _key_of(cls, info))
+
+    @model_validator(mode="after")
+    def _key_decrypts_the_secret(self) -> Self:
+        if not self.sasl_secret_kms_key:
+            return self
+        if not self.sasl_secret:
+            raise ConfigError(
+                "context kafka:saslSecretKmsKey is set, but kafka:saslSecret, the secret it decrypts, is not"
+            )
+        if not KMS_KEY_ARN.fullmatch(self.sasl_secret_kms_key):
+            # An IAM policy can grant a key by its ARN only: an alias or a bare key id would match nothing.
+            raise ConfigError(
+                f"context kafka:saslSecretKmsKey must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), "
+                f"got {self.sasl_secret_kms_key!r}"
+            )
+        return self
+
+    @property
+    def servers(self) -> list[str]:
+        return [server.strip() for server in self.bootstrap_servers.split(",")]
 
 
-def _described(field: FieldInfo) -> str:
-    # A docstring wrapped over lines reads as one line in messages and in the README's table.
-    return " ".join(str(field.description).split())
+PUBLIC_URL_RESERVED_CONCURRENCY = 10
+"""Reserved concurrency of an HTTP API whose Function URL has auth NONE, unless its context says otherwise.
+
+Enough for a demo's handful of callers; Lambda throttles whatever exceeds it. Lambda refuses a
+reservation that leaves the account fewer than 100 unreserved executions, so an account whose
+concurrency quota is still that low (new accounts) must have it raised before a public URL deploys.
+"""
 
 
 def http_api_context_prefix(api_name: str) -> str:
@@ -327,43 +469,64 @@ def http_api_context_prefix(api_name: str) -> str:
     return first + "".join(word.capitalize() for word in rest)
 
 
-def http_api_context_keys(api: HttpApi) -> dict[str, str]:
-    prefix = http_api_context_prefix(api.name)
+class HttpApiContext(BaseModel):
+    """The keys of one catalog HTTP API, after its prefix (:func:`http_api_context_prefix`), over its catalog entry.
+
+    In the descriptions, ``{name}`` and ``{auth}`` stand for the API's name and its catalog default.
+    """
+
+    model_config = CONTEXT_MODEL
+
+    api_name: str = Field(alias="name")
+    function_url_auth_override: Annotated[
+        FunctionUrlAuth | None, _refused_as("must be AWS_IAM or NONE"), BeforeValidator(_upper)
+    ] = Field(None, alias="functionUrlAuth")
+    """auth of {name}'s Function URL: `AWS_IAM` or `NONE` (public, warned about at synth); default the
+    catalog's `{auth}`"""
+    reserved_concurrency_override: PositiveNumber | None = Field(None, alias="reservedConcurrency")
+    """reserved concurrent executions of {name}'s function, also the most that run at once (default 10 with
+    functionUrlAuth `NONE`, none with `AWS_IAM`)"""
+    setting_overrides: StringMap = Field({}, alias="settings")
+    """overrides of {name}'s catalog settings: `{{NAME: value}}`"""
+
+    @model_validator(mode="after")
+    def _only_settings_it_reads(self) -> Self:
+        # As for patterns: a misspelt setting would silently do nothing.
+        unknown = set(self.setting_overrides) - set(self.api.settings)
+        if unknown:
+            raise ConfigError(
+                f"context {http_api_context_prefix(self.api_name)}:settings sets {sorted(unknown)}, which "
+                f"{self.api_name} does not read (it reads: {', '.join(self.api.settings) or 'nothing'})"
+            )
+        return self
+
+    @property
+    def api(self) -> HttpApi:
+        return http_api_named(self.api_name)
+
+    @property
+    def function_url_auth(self) -> str:
+        return self.function_url_auth_override or self.api.function_url_auth
+
+    @property
+    def settings(self) -> dict[str, str]:
+        """The catalog's settings with the context's overrides."""
+        return {**self.api.settings, **self.setting_overrides}
+
+    @property
+    def reserved_concurrency(self) -> int | None:
+        """``<api>:reservedConcurrency`` if set, else :data:`PUBLIC_URL_RESERVED_CONCURRENCY` for a public URL
+        and none (the account's pool) for ``AWS_IAM``."""
+        public_default = PUBLIC_URL_RESERVED_CONCURRENCY if self.function_url_auth == "NONE" else None
+        return self.reserved_concurrency_override or public_default
+
+
+def _own_keys(context: Mapping[str, Any], api: HttpApi) -> dict[str, Any]:
+    prefix = f"{http_api_context_prefix(api.name)}:"
     return {
-        f"{prefix}:{field.alias}": _described(field).format(name=api.name, auth=api.function_url_auth)
-        for field in HttpApiContext.model_fields.values()
+        "name": api.name,
+        **{key.removeprefix(prefix): value for key, value in context.items() if key.startswith(prefix)},
     }
-
-
-CONTEXT_KEYS: Mapping[str, str] = {
-    **{str(field.alias): _described(field) for field in DeploymentContext.model_fields.values()},
-    **{key: what for api in HTTP_APIS for key, what in http_api_context_keys(api).items()},
-}
-"""Every context key the app reads, with what the README says about it."""
-
-
-def _required(value: str, key: str, why: str) -> str:
-    if not value:
-        raise ConfigError(f"context {key} is required {why} ({CONTEXT_KEYS[key]})")
-    return value
-
-
-def _secret_reference(value: str, key: str, why: str | None = None) -> str | None:
-    """A secret's ARN or name; a value that is evidently the secret itself is refused before it reaches a template."""
-    if why:
-        _required(value, key, why)
-    if re.fullmatch(r"key_[0-9A-Za-z]{20,}|whsec_[0-9A-Za-z]+|Bearer .*", value):
-        raise ConfigError(
-            f"context {key} looks like the secret itself; store it in Secrets Manager and give the secret's "
-            "ARN or name instead, so that it never appears in a template"
-        )
-    if value and not value.startswith("arn:") and not SECRET_NAME.fullmatch(value):
-        # Not echoed: a value that is no secret's name may well be the secret (a JSON credential, a token).
-        raise ConfigError(
-            f"context {key} is neither a secret's ARN nor a secret name (letters, digits and /_+=.@- only); "
-            "store the value in Secrets Manager and give the secret's ARN or name instead"
-        )
-    return value or None
 
 
 def _per_pattern(raw: Mapping[str, Any], key: str, *, secret: bool = False) -> dict[str, dict[str, str]]:
@@ -402,89 +565,94 @@ def _per_pattern(raw: Mapping[str, Any], key: str, *, secret: bool = False) -> d
         references: dict[str, str] = {}
         for setting, value in settings.items():
             path = f"{key}.{name}.{setting}"
-            reference = _secret_reference(str(value).strip(), path)
-            if reference is None:
+            reference = _refuse_secret_values(str(value).strip(), path)
+            if not reference:
                 raise ConfigError(f"context {path} must name a Secrets Manager secret (ARN or name)")
             references[setting] = reference
         result[name] = references
     return result
 
 
-@dataclass(frozen=True)
-class VpcPlacement:
-    vpc_id: str
-    subnet_ids: tuple[str, ...]
-    security_group_ids: tuple[str, ...]
+# Outside JsonObject's own check, so that a catalog refusal keeps its words.
+PatternSettings = Annotated[JsonObject, AfterValidator(lambda raw: _per_pattern(raw, "patterns:settings"))]
+PatternSettingSecrets = Annotated[
+    JsonObject, AfterValidator(lambda raw: _per_pattern(raw, "patterns:settingSecrets", secret=True))
+]
 
 
-@dataclass(frozen=True)
-class RestateConfig:
-    mode: str
-    """``cloud`` or ``self-hosted``."""
-    admin_url: str
-    ingress_url: str
-    token_secret: str | None
-    """ARN or name of the secret with the admin API's bearer token (the API key on Restate Cloud)."""
-    ingress_key_secret: str | None
-    """ARN or name of the secret with the key the HTTP APIs call the ingress with (none: they send no key)."""
-    invoker_principal_arn: str
-    invoker_principal_account: str | None
-    """Restate Cloud: trust the account, conditioned on the principal ARN (survives its re-creation)."""
-    external_id: str | None
-    tag_session: bool
-    """Restate Cloud tags its role sessions, so the invoker role's trust must allow sts:TagSession."""
-    vpc: VpcPlacement | None
-    removal_policy: str
-    prune_old_deployments: bool
-    registration_timeout_seconds: int
-    allow_breaking_changes: bool
+class DeploymentConfig(BaseModel):
+    """The app's whole context: every key a field (its alias), typed, defaulted and checked with the others.
 
+    The flat context is read section by section: :class:`RestateContext` the ``restate:*`` keys,
+    :class:`KafkaContext` the ``kafka:*`` keys (none when no bootstrap servers are given), one
+    :class:`HttpApiContext` per catalog HTTP API, and the rest here.
+    """
 
-@dataclass(frozen=True)
-class KafkaConfig:
-    cluster_name: str
-    bootstrap_servers: str
-    properties: Mapping[str, str]
-    sasl_secret: str | None
-    sasl_secret_kms_key: str | None
-    """ARN of the customer-managed key the SASL secret is encrypted with; Secrets Manager decrypts with it."""
+    model_config = CONTEXT_MODEL
 
-
-PUBLIC_URL_RESERVED_CONCURRENCY = 10
-"""Reserved concurrency of an HTTP API whose Function URL has auth NONE, unless its context says otherwise.
-
-Enough for a demo's handful of callers; Lambda throttles whatever exceeds it. Lambda refuses a
-reservation that leaves the account fewer than 100 unreserved executions, so an account whose
-concurrency quota is still that low (new accounts) must have it raised before a public URL deploys.
-"""
-
-
-@dataclass(frozen=True)
-class HttpApiConfig:
-    function_url_auth: str
-    """``AWS_IAM`` or ``NONE``."""
-    settings: Mapping[str, str]
-    """The catalog's settings with the context's overrides."""
-    reserved_concurrency: int | None = None
-    """``<api>:reservedConcurrency`` if set, else :data:`PUBLIC_URL_RESERVED_CONCURRENCY` for a public URL
-    and none (the account's pool) for ``AWS_IAM``."""
-
-
-@dataclass(frozen=True)
-class DeploymentConfig:
-    restate: RestateConfig
-    kafka: KafkaConfig | None
-    architecture: Literal["arm64", "x86_64"]
-    log_retention_days: int
-    name_prefix: str
-    version_nonce: str
-    tags: Mapping[str, str]
-    pattern_settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    pattern_setting_secrets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    http_apis: Mapping[str, HttpApiConfig] = field(default_factory=dict)
+    restate: RestateContext = Field(alias="restate")
+    kafka: KafkaContext | None = Field(None, alias="kafka")
+    architecture: Annotated[
+        Literal["arm64", "x86_64"], _refused_as("must be arm64 or x86_64"), BeforeValidator(_lower)
+    ] = Field("arm64", alias="lambda:architecture")
+    """`arm64` (default) or `x86_64`"""
+    log_retention_days: PositiveNumber = Field(30, alias="lambda:logRetentionDays")
+    """retention of every log group (default 30)"""
+    version_nonce: Text = Field("", alias="lambda:versionNonce")
+    """any new value (e.g. `$(date +%s)`) publishes new versions of the pattern functions although their code
+    is unchanged: the retry after a failed registration, whose rollback kept the version it published"""
+    name_prefix: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,30}$"),
+        _refused_as("must be letters, digits and hyphens (<= 31)"),
+        BeforeValidator(_text),
+    ] = Field("restate-patterns", alias="app:namePrefix")
+    """prefix of stack and function names (default `restate-patterns`)"""
+    tags: StringMap = Field({}, alias="app:tags")
+    """tags on every resource (object)"""
+    allow_example_values: Flag = Field(
+        False,
+        alias=ALLOW_EXAMPLE_VALUES,
+        description=f"`true`: accept the placeholders ({EXAMPLE_ENVIRONMENT_ID}, {EXAMPLE_BOOTSTRAP_SERVER}) with a "
+        "warning, for an offline synth (`make synth`); never for a deploy (default false)",
+    )
+    pattern_settings: PatternSettings = Field({}, alias="patterns:settings")
+    """per-pattern overrides of catalog settings: `{pattern: {NAME: value}}`"""
+    pattern_setting_secrets: PatternSettingSecrets = Field({}, alias="patterns:settingSecrets")
+    """per-pattern secret settings (the catalog's `secret_settings`), each a Secrets Manager secret's ARN or
+    name: `{pattern: {NAME: secret}}`; the function reads it at cold start"""
+    http_apis: dict[str, HttpApiContext] = Field({}, alias="httpApis")
     """By catalog name."""
-    example_values: tuple[str, ...] = ()
-    """The keys still set to a placeholder, accepted by ``app:allowExampleValues`` (synth warns about them)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sections(cls, context: Any) -> Any:
+        if not isinstance(context, Mapping):
+            return context
+        flat = dict(context)
+        has_kafka = bool(str(flat.get("kafka:bootstrapServers") or "").strip())
+        return {
+            **flat,
+            "restate": flat,
+            "kafka": flat if has_kafka else None,
+            "httpApis": {api.name: _own_keys(flat, api) for api in HTTP_APIS},
+        }
+
+    @model_validator(mode="after")
+    def _no_example_values_unless_allowed(self) -> Self:
+        if self.example_values and not self.allow_example_values:
+            raise ConfigError(example_value_refusal(self.example_values[0]))
+        return self
+
+    @property
+    def example_values(self) -> tuple[str, ...]:
+        """The keys read that still hold a placeholder (accepted by ``app:allowExampleValues``; synth warns)."""
+        in_use = []
+        if self.restate.is_cloud and self.restate.cloud_environment_id == EXAMPLE_ENVIRONMENT_ID:
+            in_use.append("restate:cloud:environmentId")
+        if self.kafka is not None and EXAMPLE_BOOTSTRAP_SERVER in self.kafka.servers:
+            in_use.append("kafka:bootstrapServers")
+        return tuple(in_use)
 
     def function_name(self, pattern_name: str) -> str:
         return f"{self.name_prefix}-{pattern_name}"
@@ -494,117 +662,27 @@ class DeploymentConfig:
         return f"{self.name_prefix}-{name}".replace("_", "-")
 
 
-def restate_cloud_urls(environment_id: str, region: str) -> tuple[str, str]:
-    """(admin URL, ingress URL) of a Restate Cloud environment; the host uses the id without ``env_``."""
-    host = f"{environment_id.removeprefix('env_')}.env.{region}.restate.cloud"
-    return f"https://{host}:9070", f"https://{host}"
-
-
-def _registration_timeout(context: DeploymentContext) -> int:
-    seconds = context.registration_timeout_seconds
-    if seconds > MAX_REGISTRATION_TIMEOUT_SECONDS:
-        raise ConfigError(
-            f"context restate:registrationTimeoutSeconds must be at most {MAX_REGISTRATION_TIMEOUT_SECONDS}, got "
-            f"{seconds}: the CDK Provider framework stops waiting for the registration function at 900 s, and "
-            "CloudFormation would then hear of the failure only from its own custom resource timeout (an hour by "
-            "default)"
-        )
-    return seconds
-
-
-def _restate_config(context: DeploymentContext) -> RestateConfig:
-    common: dict[str, Any] = {
-        "removal_policy": context.removal_policy,
-        "prune_old_deployments": context.prune_old_deployments,
-        "registration_timeout_seconds": _registration_timeout(context),
-        "allow_breaking_changes": context.allow_breaking_changes,
+def http_api_context_keys(api: HttpApi) -> dict[str, str]:
+    prefix = http_api_context_prefix(api.name)
+    return {
+        f"{prefix}:{field.alias}": _described(field).format(name=api.name, auth=api.function_url_auth)
+        for name, field in HttpApiContext.model_fields.items()
+        if name != "api_name"
     }
-    if context.restate_mode == "cloud":
-        why = "for restate:mode=cloud"
-        environment_id = _required(context.cloud_environment_id, "restate:cloud:environmentId", why)
-        if not re.fullmatch(r"env_[0-9a-z]+", environment_id):
-            raise ConfigError(f"context restate:cloud:environmentId must look like env_..., got {environment_id!r}")
-        admin_url, ingress_url = restate_cloud_urls(environment_id, context.cloud_region)
-        token_secret = _secret_reference(context.cloud_api_key_secret, "restate:cloud:apiKeySecret", why)
-        return RestateConfig(
-            mode=context.restate_mode,
-            admin_url=admin_url,
-            ingress_url=ingress_url,
-            token_secret=token_secret,
-            # An admin key may call the ingress too; a dedicated key (ingress role) limits what a leak exposes.
-            ingress_key_secret=_secret_reference(context.ingress_key_secret, "restate:ingressKeySecret")
-            or token_secret,
-            invoker_principal_arn=context.cloud_principal_arn,
-            invoker_principal_account=context.cloud_account,
-            external_id=environment_id,
-            tag_session=True,
-            vpc=None,
-            **common,
-        )
-    why = "for restate:mode=self-hosted"
-    admin_url = _required(context.self_hosted_admin_url, "restate:selfHosted:adminUrl", why).rstrip("/")
-    vpc = None
-    if context.self_hosted_vpc_id:
-        subnets = context.self_hosted_subnet_ids
-        if not subnets:
-            raise ConfigError("context restate:selfHosted:subnetIds is required with restate:selfHosted:vpcId")
-        vpc = VpcPlacement(context.self_hosted_vpc_id, subnets, context.self_hosted_security_group_ids)
-    token_secret = _secret_reference(context.self_hosted_auth_token_secret, "restate:selfHosted:authTokenSecret")
-    return RestateConfig(
-        mode=context.restate_mode,
-        admin_url=admin_url,
-        ingress_url=context.self_hosted_ingress_url.rstrip("/"),
-        token_secret=token_secret,
-        # The one token configured for this Restate, if any; an ingress guarded by another names its own.
-        ingress_key_secret=_secret_reference(context.ingress_key_secret, "restate:ingressKeySecret") or token_secret,
-        invoker_principal_arn=_required(
-            context.self_hosted_invoker_principal_arn, "restate:selfHosted:invokerPrincipalArn", why
-        ),
-        invoker_principal_account=None,
-        external_id=context.self_hosted_external_id or None,
-        tag_session=False,
-        vpc=vpc,
-        **common,
-    )
 
 
-def _kafka_config(context: DeploymentContext) -> KafkaConfig | None:
-    if not context.kafka_bootstrap_servers:
-        return None
-    sasl_secret = _secret_reference(context.kafka_sasl_secret, "kafka:saslSecret")
-    kms_key = context.kafka_sasl_secret_kms_key or None
-    if kms_key is not None:
-        if not sasl_secret:
-            raise ConfigError(
-                "context kafka:saslSecretKmsKey is set, but kafka:saslSecret, the secret it decrypts, is not"
-            )
-        if not KMS_KEY_ARN.fullmatch(kms_key):
-            # An IAM policy can grant a key by its ARN only: an alias or a bare key id would match nothing.
-            raise ConfigError(
-                f"context kafka:saslSecretKmsKey must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), "
-                f"got {kms_key!r}"
-            )
-    return KafkaConfig(
-        cluster_name=context.kafka_cluster_name,
-        bootstrap_servers=context.kafka_bootstrap_servers,
-        properties=context.kafka_properties,
-        sasl_secret=sasl_secret,
-        sasl_secret_kms_key=kms_key,
-    )
+def _keys_of(model: type[BaseModel]) -> dict[str, str]:
+    # Sections and the HTTP APIs' map are fields of the model, not keys of the context.
+    return {str(field.alias): _described(field) for field in model.model_fields.values() if ":" in str(field.alias)}
 
 
-def _servers(bootstrap_servers: str) -> list[str]:
-    return [server.strip() for server in bootstrap_servers.split(",")]
-
-
-def _example_values_in_use(context: DeploymentContext) -> list[str]:
-    """The keys the configuration reads that still hold a placeholder."""
-    in_use = []
-    if context.restate_mode == "cloud" and context.cloud_environment_id == EXAMPLE_ENVIRONMENT_ID:
-        in_use.append("restate:cloud:environmentId")
-    if EXAMPLE_BOOTSTRAP_SERVER in _servers(context.kafka_bootstrap_servers):
-        in_use.append("kafka:bootstrapServers")
-    return in_use
+CONTEXT_KEYS: Mapping[str, str] = {
+    **_keys_of(RestateContext),
+    **_keys_of(KafkaContext),
+    **_keys_of(DeploymentConfig),
+    **{key: what for api in HTTP_APIS for key, what in http_api_context_keys(api).items()},
+}
+"""Every context key the app reads, with what the README says about it."""
 
 
 def example_value_refusal(key: str) -> str:
@@ -626,44 +704,6 @@ def example_values_warning(keys: tuple[str, ...]) -> str:
     )
 
 
-def _http_api_config(context: Mapping[str, Any], api: HttpApi) -> HttpApiConfig:
-    prefix = http_api_context_prefix(api.name)
-    keys = {key.removeprefix(f"{prefix}:"): value for key, value in context.items() if key.startswith(f"{prefix}:")}
-    own = _read(HttpApiContext, keys, key_prefix=f"{prefix}:")
-    # As for patterns: a misspelt setting would silently do nothing.
-    unknown = set(own.settings) - set(api.settings)
-    if unknown:
-        raise ConfigError(
-            f"context {prefix}:settings sets {sorted(unknown)}, which {api.name} does not read "
-            f"(it reads: {', '.join(api.settings) or 'nothing'})"
-        )
-    function_url_auth = own.function_url_auth or api.function_url_auth
-    public_default = PUBLIC_URL_RESERVED_CONCURRENCY if function_url_auth == "NONE" else None
-    return HttpApiConfig(
-        function_url_auth=function_url_auth,
-        settings={**api.settings, **own.settings},
-        reserved_concurrency=own.reserved_concurrency or public_default,
-    )
-
-
 def deployment_config(context: Mapping[str, Any]) -> DeploymentConfig:
     """The deployment described by ``context``; :class:`ConfigError` names the first bad key."""
-    parsed = _read(DeploymentContext, context)
-    restate = _restate_config(parsed)
-    kafka = _kafka_config(parsed)
-    example_values = _example_values_in_use(parsed)
-    if example_values and not parsed.allow_example_values:
-        raise ConfigError(example_value_refusal(example_values[0]))
-    return DeploymentConfig(
-        restate=restate,
-        kafka=kafka,
-        architecture=parsed.architecture,
-        log_retention_days=parsed.log_retention_days,
-        name_prefix=parsed.name_prefix,
-        version_nonce=parsed.version_nonce,
-        tags=parsed.tags,
-        pattern_settings=_per_pattern(parsed.pattern_settings, "patterns:settings"),
-        pattern_setting_secrets=_per_pattern(parsed.pattern_setting_secrets, "patterns:settingSecrets", secret=True),
-        http_apis={api.name: _http_api_config(context, api) for api in HTTP_APIS},
-        example_values=tuple(example_values),
-    )
+    return _read(DeploymentConfig, context)

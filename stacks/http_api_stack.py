@@ -44,7 +44,7 @@ def admin_key_warning(api: HttpApi) -> str:
     )
 
 
-RESERVED_CONCURRENCY_KEY = str(HttpApiContext.model_fields["reserved_concurrency"].alias)
+RESERVED_CONCURRENCY_KEY = str(HttpApiContext.model_fields["reserved_concurrency_override"].alias)
 
 
 def public_url_warning(api: HttpApi, reserved: int) -> str:

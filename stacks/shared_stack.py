@@ -29,7 +29,7 @@ from restate_lambda.registration.custom_resource import (
 )
 
 from stacks.bundling import DEPENDENCY_CACHE, Target
-from stacks.config import DeploymentConfig, RestateConfig, example_values_warning
+from stacks.config import DeploymentConfig, RestateContext, example_values_warning
 from stacks.nag import acknowledge
 from stacks.python_function import imported_network
 
@@ -52,7 +52,7 @@ def sasl_secret_kms_key_warning() -> str:
     )
 
 
-def invoker_role(scope: Construct, restate: RestateConfig) -> iam.Role:
+def invoker_role(scope: Construct, restate: RestateContext) -> iam.Role:
     """The role Restate assumes to invoke the functions; it can do nothing else."""
     if restate.invoker_principal_account is not None:
         return cloud_invoker_role(
@@ -133,7 +133,7 @@ class SharedStack(cdk.Stack):
                 bootstrap_servers=config.kafka.bootstrap_servers,
                 properties=config.kafka.properties,
                 sasl_secret=sasl_secret,
-                sasl_secret_kms_key=config.kafka.sasl_secret_kms_key,
+                sasl_secret_kms_key=config.kafka.sasl_secret_kms_key or None,
                 minimum_restate_version=self.minimum_restate_version,
             )
 
