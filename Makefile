@@ -9,7 +9,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export AWS_EC2_METADATA_DISABLED := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install dev demo test unit chaos lint bench clean distclean synth deploy api-docs package package-docs
+.PHONY: help install dev demo test unit chaos lint bench clean distclean synth deploy api-docs docs package package-docs
 
 help:
 	@echo "make install install what the rest needs: .venv/, node_modules/, Kafka's jars and the bundles' wheels in .state/"
@@ -20,6 +20,7 @@ help:
 	@echo "make dev     run the local stack in the foreground: Restate, Kafka, moto, local Lambda"
 	@echo "make lint    ruff + mypy"
 	@echo "make api-docs  write functions/API.md from the schemas the handlers publish"
+	@echo "make docs    rewrite the tables in docs/ from the code and the latest bench and chaos results"
 	@echo "make bench   the Lambda path against a long-running HTTP/2 endpoint, side by side: ratios, invocations, cost, sizes (ARGS=--quick)"
 	@echo "make package build the restate-lambda wheel (the constructs package) into dist/"
 	@echo "make package-docs  the restate-lambda API reference, from its docstrings, into dist/docs/"
@@ -74,9 +75,13 @@ test: install
 unit: $(VENV)/.installed
 	$(PY) -m pytest -m "not stack and not synth"
 
-# The fault tests only; CHAOS=1 adds the slow ones `make test` skips, and -s shows each test's figures.
+# The fault tests only; CHAOS=1 adds the slow ones `make test` skips, and -s shows each test's figures,
+# which a passing run also tables in docs/reliability.md.
 chaos: install
-	CHAOS=1 $(PY) -m pytest -m fault -s
+	rm -f $(STATE)/chaos/figures.json
+	CHAOS=1 FAULT_FIGURES=$(STATE)/chaos/figures.json $(PY) -m pytest -m fault -s
+	mkdir -p docs/results && cp $(STATE)/chaos/figures.json docs/results/chaos.json
+	$(PY) -m local.reference_docs
 
 # The example is an app of its own (its app.py would clash with ours as module "app"): checked apart.
 lint: $(VENV)/.installed
@@ -88,6 +93,9 @@ lint: $(VENV)/.installed
 # ARGS=--quick: fewer calls and events, shorter pattern waits (results in .state/bench/results.json either way).
 bench: install
 	$(PY) -m local.bench $(ARGS)
+
+docs: $(VENV)/.installed
+	$(PY) -m local.reference_docs
 
 api-docs: install
 	$(PY) -m local.api_docs

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from restate_lambda import LAMBDA_PYTHON_VERSION
+
 from local.processes import PROJECT_ROOT, tail
 
 if TYPE_CHECKING:  # imported where used: restate_lambda.cdk starts the CDK's node process
@@ -124,7 +126,6 @@ def bundle_sizes(assets: dict[str, Path], cache_file: Path) -> dict[str, BundleS
     return sizes
 
 
-LAMBDA_PYTHON = "3.13"
 """The Python of the functions' Lambda runtime, which their bundles are compiled for."""
 FLOOR_DIR = PROJECT_ROOT / "tests" / "lambda_functions"
 FLOOR_FILE = "empty_app.py"
@@ -164,7 +165,7 @@ class ColdStartCode:
         }
 
 
-def cold_start_code(version: str = LAMBDA_PYTHON) -> ColdStartCode:
+def cold_start_code(version: str = LAMBDA_PYTHON_VERSION) -> ColdStartCode:
     """Bundles for this machine's architecture and Python ``version``, or for this Python if that one is missing."""
     from restate_lambda.cdk.bundling import Target, find_interpreter
 

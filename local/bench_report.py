@@ -162,6 +162,21 @@ def render_table(figures: Sequence[Figure]) -> str:
     return "\n".join(lines)
 
 
+def figures_as_json(figures: Iterable[Figure]) -> list[dict[str, Any]]:
+    """The table's lines as the results JSON keeps them, for ``make docs`` to table again."""
+    return [
+        {
+            "name": figure.name,
+            "value": figure.value,
+            "unit": figure.unit,
+            "goal": figure.goal.text(figure.unit) if figure.goal else None,
+            "status": figure.status,
+            "note": figure.note,
+        }
+        for figure in figures
+    ]
+
+
 def missed_goals(figures: Iterable[Figure]) -> list[str]:
     return [f"{figure.name}: {format_value(figure.value, figure.unit)}" for figure in figures if figure.missed]
 

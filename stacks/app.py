@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import aws_cdk as cdk
+from restate_lambda import LAMBDA_PYTHON_VERSION
 
 from functions.catalog import HTTP_APIS, PATTERNS, HttpApi
 from stacks.bundling import Target
@@ -25,7 +26,6 @@ from stacks.pattern_stack import PatternStack
 from stacks.shared_stack import SharedStack
 
 SHARED_STACK_ID = "shared"
-LAMBDA_PYTHON_VERSION = "3.13"
 
 WEBHOOK_PATTERN = "webhook_callbacks"
 """The pattern whose handler Stripe's webhook deliveries are meant to reach."""

@@ -276,25 +276,25 @@ class RestateContext(BaseModel):
     mode: Annotated[
         Literal["cloud", "self-hosted"], _refused_as("must be cloud or self-hosted"), BeforeValidator(_lower)
     ] = Field("cloud", alias="restate:mode")
-    """`cloud` (default) or `self-hosted`"""
+    """`cloud` or `self-hosted`"""
     cloud_environment_id: Text = Field("", alias="restate:cloud:environmentId")
     """Restate Cloud environment id, `env_...`"""
     cloud_region: Annotated[Literal["us", "eu"], _refused_as("must be us or eu"), BeforeValidator(_lower)] = Field(
         "us", alias="restate:cloud:region"
     )
-    """Restate Cloud region of the environment: `us` (default) or `eu`"""
+    """Restate Cloud region of the environment: `us` or `eu`"""
     cloud_api_key_secret: Text = Field("", alias="restate:cloud:apiKeySecret")
     """ARN or name of the Secrets Manager secret holding an admin API key"""
     cloud_account: Text = Field(
         RESTATE_CLOUD_ACCOUNT,
         alias="restate:cloud:account",
-        description=f"account Restate Cloud assumes the invoker role from (default {RESTATE_CLOUD_ACCOUNT})",
     )
+    """account Restate Cloud assumes the invoker role from (Restate's published one)"""
     cloud_principal_arn: Text = Field(
         RESTATE_CLOUD_PRINCIPAL_ARN,
         alias="restate:cloud:principalArn",
-        description=f"role that assumes it (default {RESTATE_CLOUD_PRINCIPAL_ARN})",
     )
+    """role in that account that assumes it"""
     self_hosted_admin_url: Text = Field("", alias="restate:selfHosted:adminUrl")
     """admin API URL of a self-hosted Restate, e.g. `https://restate.internal:9070`"""
     self_hosted_ingress_url: Text = Field("", alias="restate:selfHosted:ingressUrl")
@@ -314,19 +314,19 @@ class RestateContext(BaseModel):
     removal_policy: Annotated[
         Literal["retain", "destroy"], _refused_as("must be retain or destroy"), BeforeValidator(_lower)
     ] = Field("retain", alias="restate:removalPolicy")
-    """`retain` (default): deleting a stack leaves Restate deployments; `destroy` removes them"""
+    """`retain`: deleting a stack leaves Restate deployments; `destroy` removes them if nothing runs on them"""
     prune_old_deployments: Flag = Field(False, alias="restate:pruneOldDeployments")
     """`true`: after registering, delete older deployments of the same services that have no unfinished
-    invocations (default false)"""
+    invocations"""
     registration_timeout_seconds: Annotated[PositiveNumber, AfterValidator(_at_most_the_provider_limit)] = Field(
         300,
         alias="restate:registrationTimeoutSeconds",
-        description="timeout of the registration function (default 300, at most "
-        f"{MAX_REGISTRATION_TIMEOUT_SECONDS}: the Provider framework's own limit is 900)",
+        description=f"timeout of the registration function, at most {MAX_REGISTRATION_TIMEOUT_SECONDS}: the Provider "
+        "framework's own limit is 900",
     )
     allow_breaking_changes: Flag = Field(False, alias="restate:allowBreakingChanges")
     """`true`: register with `breaking: true`, so that Restate accepts a deployment that changes a service
-    incompatibly (default false: such a deployment is refused)"""
+    incompatibly (else such a deployment is refused)"""
     dedicated_ingress_key_secret: Text = Field("", alias="restate:ingressKeySecret")
     """ARN or name of a secret with an API key the HTTP APIs call the ingress with (default:
     restate:cloud:apiKeySecret or restate:selfHosted:authTokenSecret)"""
@@ -419,7 +419,7 @@ class KafkaContext(BaseModel):
     bootstrap_servers: Text = Field("", alias="kafka:bootstrapServers")
     """Kafka bootstrap servers; empty: no Kafka cluster and no subscriptions"""
     cluster_name: Text = Field("my-cluster", alias="kafka:clusterName")
-    """name of the cluster in Restate (default `my-cluster`)"""
+    """name of the cluster in Restate"""
     properties: StringMap = Field({}, alias="kafka:properties")
     """extra librdkafka properties of the cluster (object)"""
     sasl_secret: Text = Field("", alias="kafka:saslSecret")
@@ -595,9 +595,9 @@ class DeploymentConfig(BaseModel):
     architecture: Annotated[
         Literal["arm64", "x86_64"], _refused_as("must be arm64 or x86_64"), BeforeValidator(_lower)
     ] = Field("arm64", alias="lambda:architecture")
-    """`arm64` (default) or `x86_64`"""
+    """`arm64` or `x86_64`"""
     log_retention_days: PositiveNumber = Field(30, alias="lambda:logRetentionDays")
-    """retention of every log group (default 30)"""
+    """retention of every log group, in days"""
     version_nonce: Text = Field("", alias="lambda:versionNonce")
     """any new value (e.g. `$(date +%s)`) publishes new versions of the pattern functions although their code
     is unchanged: the retry after a failed registration, whose rollback kept the version it published"""
@@ -607,14 +607,14 @@ class DeploymentConfig(BaseModel):
         _refused_as("must be letters, digits and hyphens (<= 31)"),
         BeforeValidator(_text),
     ] = Field("restate-patterns", alias="app:namePrefix")
-    """prefix of stack and function names (default `restate-patterns`)"""
+    """prefix of stack and function names"""
     tags: StringMap = Field({}, alias="app:tags")
     """tags on every resource (object)"""
     allow_example_values: Flag = Field(
         False,
         alias=ALLOW_EXAMPLE_VALUES,
         description=f"`true`: accept the placeholders ({EXAMPLE_ENVIRONMENT_ID}, {EXAMPLE_BOOTSTRAP_SERVER}) with a "
-        "warning, for an offline synth (`make synth`); never for a deploy (default false)",
+        "warning, for an offline synth (`make synth`); never for a deploy",
     )
     pattern_settings: PatternSettings = Field({}, alias="patterns:settings")
     """per-pattern overrides of catalog settings: `{pattern: {NAME: value}}`"""

@@ -293,10 +293,10 @@ CONTEXT_KEY_MENTION = re.compile(r"(?<![\w.-])(?:restate|kafka|lambda|app|patter
 
 
 def test_the_readme_names_only_context_keys_and_make_targets_that_exist():
-    readme = (PROJECT_ROOT / "README.md").read_text()
+    readme = "\n".join(page.read_text() for page in [PROJECT_ROOT / "README.md", *(PROJECT_ROOT / "docs").glob("*.md")])
     mentioned = set(CONTEXT_KEY_MENTION.findall(readme))
     assert mentioned and not mentioned - set(CONTEXT_KEYS), sorted(mentioned - set(CONTEXT_KEYS))
     makefile = (PROJECT_ROOT / "Makefile").read_text()
-    targets = set(re.findall(r"\bmake ([a-z][a-z-]*)", readme))
+    targets = set(re.findall(r"(?:^|`)make ([a-z][a-z-]*)", readme, re.MULTILINE))
     assert {"synth", "deploy"} <= targets
     assert not [target for target in targets if not re.search(rf"^{target}:", makefile, re.MULTILINE)]

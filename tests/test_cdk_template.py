@@ -17,9 +17,10 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
+from restate_lambda import LAMBDA_PYTHON_VERSION
 
 from functions.catalog import HTTP_APIS, PATTERNS, AwsAccess, all_subscriptions, pattern_named, subscription_options
-from stacks.app import LAMBDA_PYTHON_VERSION, SHARED_STACK_ID, build_app
+from stacks.app import SHARED_STACK_ID, build_app
 from stacks.bundling import PROJECT_ROOT, Target, pattern_asset_hash
 from stacks.config import (
     ALLOW_EXAMPLE_VALUES,

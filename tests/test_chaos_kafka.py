@@ -21,6 +21,7 @@ from functions.catalog import Subscription, all_subscriptions
 from local.produce import produce
 from local.stack import LocalStack
 from tests.conftest import TEST_SETTINGS
+from tests.fault_figures import report_fault
 from tests.polling import wait_until
 from tests.test_event_enrichment import TOPIC, location, package_info, register
 
@@ -100,9 +101,9 @@ def test_broker_restart_under_1000_events_loses_none_duplicates_none_keeps_order
     lost = sum(len(set(expected[package]) - set(found[package])) for package in packages)
     duplicated = len(received) - len(set(received))
     order_kept = sum(found[package] == sorted(found[package]) for package in packages)
-    print(
-        f"\nKafka broker restart under {EVENTS} events over {PACKAGES} keys ({consumed_before} consumed before "
-        f"the restart): done {len(set(received))}, lost {lost}, duplicated {duplicated}, "
-        f"order kept for {order_kept}/{PACKAGES} keys"
+    report_fault(
+        f"Kafka broker restart under {EVENTS} events over {PACKAGES} keys",
+        f"{consumed_before} consumed before the restart; done {len(set(received))}, lost {lost}, "
+        f"duplicated {duplicated}, order kept for {order_kept}/{PACKAGES} keys",
     )
     assert found == expected

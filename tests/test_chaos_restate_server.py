@@ -20,14 +20,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from restate_lambda.local.processes import port_is_open
 
 from functions.catalog import pattern_named
 from functions.sagas.payment_provider import PaymentRecord
 from local.demos.sagas import ROLLED_BACK as UNDONE_IN_REVERSE
-from local.processes import port_is_open
 from local.restate_server import RestateServer
 from local.stack import LocalStack, StackPorts
 from tests.conftest import RETRYING
+from tests.fault_figures import report_fault
 from tests.polling import wait_until
 from tests.test_sagas import flaky_card, sagas_log, trip_request
 
@@ -170,12 +171,13 @@ def test_restate_server_killed_mid_sagas_loses_none_and_charges_each_trip_once(s
     payments = {payment for _, payment in endings.values()}
     duplicated = len(records) - len(payments) + sum(charged[payment] > 1 for payment in payments)
     ended = Counter(ending for ending, _ in endings.values())
-    print(
-        f"\nrestate-server SIGKILL mid {TRIPS} sagas (killed with {booked_at_kill} booked, {paid_at_kill} paid), "
-        f"restarted: done {len(endings)} ({ended[BOOKED]} booked, {ended[ROLLED_BACK]} rolled back), "
+    report_fault(
+        f"restate-server SIGKILL in the middle of {TRIPS} sagas, then restarted",
+        f"killed with {booked_at_kill} booked, {paid_at_kill} paid; "
+        f"done {len(endings)} ({ended[BOOKED]} booked, {ended[ROLLED_BACK]} rolled back), "
         f"lost {len(lost)}, wrong ending {len(wrong)}, duplicated {duplicated}, "
         f"compensations in reverse order {ended[ROLLED_BACK]}/{ended[ROLLED_BACK]}; "
-        f"ledger: {len(records)} payments for {TRIPS} trips"
+        f"ledger: {len(records)} payments for {TRIPS} trips",
     )
     assert (lost, wrong) == ([], [])
     assert sorted(records) == sorted(payments) and len(payments) == TRIPS, "one payment per trip, none without a trip"

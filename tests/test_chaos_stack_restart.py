@@ -26,6 +26,7 @@ from local.demos.sagas import ROLLED_BACK as UNDONE_IN_REVERSE
 from local.produce import produce
 from local.stack import LocalStack, StackPorts
 from tests.conftest import RETRYING
+from tests.fault_figures import report_fault
 from tests.polling import wait_until
 from tests.test_event_enrichment import location, package_info, register
 from tests.test_event_transactions import feed
@@ -169,11 +170,12 @@ def test_every_pattern_s_work_in_flight_finishes_once_after_the_whole_stack_rest
         "scheduling_tasks + webhook_callbacks": (reminders["reminders_count"], reminders["paid"]) == (3, False),
     }
     failed = [name for name, finished_right in outcomes.items() if not finished_right]
-    print(
-        f"\nwhole stack stopped and restarted with {len(in_flight)} invocations in flight: "
+    report_fault(
+        "the whole stack stopped and restarted with work of every pattern in flight",
+        f"{len(in_flight)} invocations in flight; "
         f"done {len(outcomes) - len(failed)}/{len(outcomes)} patterns, lost or wrong {failed}, "
         f"duplicated: payments {len(payments)} for 1 trip, reminders {reminders['reminders_count']} of 3, "
-        f"feed posts {len(posts)} of 1, locations {len(tracked)} of 1"
+        f"feed posts {len(posts)} of 1, locations {len(tracked)} of 1",
     )
     assert in_flight, "the stop found nothing under way"
     assert outcomes == dict.fromkeys(outcomes, True)

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from local.stack import LocalStack
+from tests.fault_figures import report_fault
 
 pytestmark = pytest.mark.fault
 
@@ -38,10 +39,11 @@ def test_100_concurrent_duplicates_of_one_idempotency_key_run_once_and_get_one_a
         "SELECT id, idempotency_key, status, completion_result FROM sys_invocation "
         f"WHERE target_service_name = 'ProductService' AND target_service_key = '{product}'"
     )
-    print(
-        f"\n{DUPLICATES} concurrent duplicates of one idempotency key: {len(responses)} answered, "
+    report_fault(
+        f"{DUPLICATES} concurrent duplicates of one idempotency key",
+        f"{len(responses)} answered, "
         f"{len(answers)} distinct answer(s) {sorted(answers)}, {len(executions)} execution(s); "
-        f"lost {DUPLICATES - len(responses)}, duplicated {max(0, len(executions) - 1)}"
+        f"lost {DUPLICATES - len(responses)}, duplicated {max(0, len(executions) - 1)}",
     )
     assert answers == {(200, "true")}
     assert [(row["idempotency_key"], row["status"], row["completion_result"]) for row in executions] == [

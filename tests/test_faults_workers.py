@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from local.stack import LocalStack
+from tests.fault_figures import report_fault
 from tests.polling import wait_until
 from tests.test_parallelize_work import log_since, work_events
 
@@ -58,10 +59,11 @@ def test_workers_killed_mid_fan_out_still_give_every_subtask_result_exactly_once
     lost = [name for name in names if f"{name}: DONE" not in results]
     duplicated = [name for name in names if results.count(f"{name}: DONE") > 1 or finished[name] > 1]
     order_kept = results == [f"{name}: DONE" for name in names]
-    print(
-        f"\nworker SIGKILL mid fan-out: {len(killed)} workers killed at work; "
+    report_fault(
+        "Lambda workers SIGKILLed in the middle of a fan-out",
+        f"{len(killed)} workers killed at work; "
         f"done {len(names) - len(lost)}/{len(names)}, lost {len(lost)}, duplicated {len(duplicated)}, "
-        f"order kept {order_kept}; attempts per subtask {[work[('Started', name)] for name in names]}"
+        f"order kept {order_kept}; attempts per subtask {[work[('Started', name)] for name in names]}",
     )
     assert (lost, duplicated, order_kept) == ([], [], True), (results, work)
     # Each subtask's work ran again after its worker died, and finished once.

@@ -90,7 +90,9 @@ def describe_setting_errors(error: ValidationError, given: Mapping[str, str]) ->
 class PatternSettings(BaseModel):
     """The settings of one pattern (or HTTP API): each field an environment variable, named by the field's alias."""
 
-    model_config = ConfigDict(frozen=True, validate_default=True, validate_by_alias=True, validate_by_name=False)
+    model_config = ConfigDict(
+        frozen=True, validate_default=True, validate_by_alias=True, validate_by_name=False, use_attribute_docstrings=True
+    )
 
     @classmethod
     def variables(cls) -> tuple[str, ...]:

@@ -32,6 +32,8 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
+from restate_lambda import LAMBDA_PYTHON_VERSION
+
 BUNDLE_FORMAT = "2"
 """Part of every asset hash: bumped when the bundle layout changes, so that CDK rebuilds."""
 CACHE_VARIABLE = "RESTATE_LAMBDA_CACHE"
@@ -60,7 +62,7 @@ class Target:
     """Where a bundle runs: Lambda's CPU architecture and CPython version."""
 
     architecture: Architecture = "arm64"
-    python_version: str = "3.13"
+    python_version: str = LAMBDA_PYTHON_VERSION
 
     def __post_init__(self) -> None:
         if self.architecture not in _MACHINES:
