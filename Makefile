@@ -9,7 +9,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export AWS_EC2_METADATA_DISABLED := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install dev demo test unit chaos lint bench clean distclean synth deploy api-docs docs package package-docs
+.PHONY: help install dev demo test test-on-lambda-python unit chaos lint bench clean distclean synth deploy api-docs docs package package-docs
 
 help:
 	@echo "make install install what the rest needs: .venv/, node_modules/, Kafka's jars and the bundles' wheels in .state/"
@@ -68,8 +68,25 @@ dev: install
 demo: install
 	$(PY) -m local.demo
 
+# Lambda runs the bundles on Python 3.13, the suite runs on this machine's Python: where a 3.13 exists
+# (PATH or pyenv), the unit tests and the shipped-artifact tests run on it first, in a venv of its own.
+LAMBDA_VENV := $(STATE)/venv-lambda-python
+FIND_LAMBDA_PYTHON := $(PY) -c "from restate_lambda import LAMBDA_PYTHON_VERSION as v; from restate_lambda.cdk.bundling import find_interpreter; print(find_interpreter(v) or '')"
+
 test: install
+	@$(MAKE) --no-print-directory test-on-lambda-python
 	$(PY) -m pytest
+
+test-on-lambda-python: install
+	@interpreter=$$($(FIND_LAMBDA_PYTHON) 2>/dev/null); \
+	if [ -z "$$interpreter" ]; then echo "No Python $$($(PY) -c 'from restate_lambda import LAMBDA_PYTHON_VERSION as v; print(v)') here: the tests run on $$($(PY) -V) only."; exit 0; fi; \
+	if [ $(VENV)/.installed -nt $(LAMBDA_VENV)/.installed ]; then \
+		rm -rf $(LAMBDA_VENV) && $$interpreter -m venv $(LAMBDA_VENV) && \
+		$(LAMBDA_VENV)/bin/python -m pip install --quiet --upgrade pip && \
+		$(LAMBDA_VENV)/bin/python -m pip install --quiet -r requirements-dev.txt && touch $(LAMBDA_VENV)/.installed; \
+	fi; \
+	echo "On $$($(LAMBDA_VENV)/bin/python -V), Lambda's Python: the unit tests and the shipped-artifact tests"; \
+	$(LAMBDA_VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not stack and not synth or artifact"
 
 # The markers are set at collection by tests/conftest.py, from the fixtures each test takes.
 unit: $(VENV)/.installed

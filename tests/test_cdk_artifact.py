@@ -30,6 +30,8 @@ from local.stack import LocalStack
 from stacks.bundling import bundle_http_api, bundle_pattern, host_target, requirement_files, requirements_file
 from tests.cdk_support import PrivateRestate, cfn_event, lambda_context, private_restate
 
+pytestmark = pytest.mark.artifact
+
 PATTERN = pattern_named("durable_rpc")
 HOST = host_target()
 
