@@ -17,7 +17,7 @@ help:
 	@echo "make test    run the test suite (starts its own stacks on random ports)"
 	@echo "make unit    the tests that start no stack and synthesize nothing, in seconds (make test runs them too)"
 	@echo "make chaos   the fault tests, slow ones included (kills, restarts, bad input, duplicates), printing their figures"
-	@echo "make dev     run the local stack in the foreground: Restate, Kafka, moto, local Lambda"
+	@echo "make dev     run the local stack in the foreground (the catalog on restate_lambda.local): Restate, Kafka, moto, local Lambda"
 	@echo "make lint    ruff + mypy"
 	@echo "make api-docs  write functions/API.md from the schemas the handlers publish"
 	@echo "make docs    rewrite the tables in docs/ from the code and the latest bench and chaos results"
@@ -40,8 +40,9 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-$(STATE)/kafka-jars/.installed: local/kafka/pom.xml local/kafka_broker.py | $(VENV)/.installed
-	$(PY) -c "from pathlib import Path; from local.kafka_broker import ensure_kafka_jars; ensure_kafka_jars(Path('$(STATE)/kafka-jars'))"
+LOCAL_PACKAGE := restate-lambda/src/restate_lambda/local
+$(STATE)/kafka-jars/.installed: $(LOCAL_PACKAGE)/kafka/pom.xml $(LOCAL_PACKAGE)/kafka_broker.py | $(VENV)/.installed
+	$(PY) -c "from pathlib import Path; from restate_lambda.local.kafka_broker import ensure_kafka_jars; ensure_kafka_jars(Path('$(STATE)/kafka-jars'))"
 	touch $@
 
 # Wheels of the Lambda bundles (this machine's and arm64/3.13), fetched now: the shipped-artifact

@@ -24,6 +24,9 @@ in turns in the same run mostly does not. Every figure is a ratio or a count unl
   untimed runs first.
 * **Kafka**: 10,000 events over 100 keys through a subscription, events per second end to end and
   the share of keys whose records were handled in order.
+* **The harness** (``restate_lambda.local``, :mod:`local.bench_harness`): its start-up to a first
+  answer ÷ a bare restate-server's start to a healthy admin API, taken in turns; and what its pytest
+  fixtures add to each test of a suite sharing one harness, each test with a fresh key.
 
 ``make bench`` prints a table (figure, value, goal, ok/MISS), writes the same to
 ``.state/bench/results.json`` and exits non-zero if a goal is missed. ``make bench ARGS=--quick``
@@ -60,6 +63,7 @@ from local.bench_bundles import (
     without_bytecode,
 )
 from local.bench_compare import COMPARED, comparison_figures, lambda_vs_http2
+from local.bench_harness import per_test, startup
 from local.bench_load import LoadPlan
 from local.bench_patterns import cold_starts, error_text, fan_out, kafka_events, run_demos
 from local.bench_report import (
@@ -102,8 +106,10 @@ QUICK_SETTINGS = {
 }
 
 BUNDLES, DEMOS, COLD_STARTS, LAMBDA_VS_HTTP2 = "bundle sizes", "demo runs", "cold starts", "Lambda vs HTTP/2"
-FAN_OUT, KAFKA, PROJECTED = "fan-out", "Kafka", "projection"
+FAN_OUT, KAFKA, PROJECTED, HARNESS = "fan-out", "Kafka", "projection", "local harness"
 COLD_START_RATIO = at_most(1.3)
+HARNESS_STARTUP = at_most(2)
+"""Issue 16's goal: the harness up and answering within twice a bare restate-server's start."""
 BUNDLE_ZIPPED, FANOUT_RATIO, KAFKA_RATE, KAFKA_ORDER = at_most(6), at_most(3), at_least(500), at_least(100)
 
 
@@ -115,6 +121,8 @@ class Profile:
     fan_out_runs: int
     kafka_events: int
     settings: Mapping[str, str]
+    harness_starts: int
+    harness_tests: int
 
 
 FULL = Profile(
@@ -124,6 +132,8 @@ FULL = Profile(
     fan_out_runs=3,
     kafka_events=10_000,
     settings={},
+    harness_starts=5,
+    harness_tests=40,
 )
 QUICK = Profile(
     reserve_load=LoadPlan(rounds=3, latency_calls=20, throughput_seconds=1.0, warm_seconds=0.5),
@@ -132,6 +142,8 @@ QUICK = Profile(
     fan_out_runs=1,
     kafka_events=2_000,
     settings=QUICK_SETTINGS,
+    harness_starts=2,
+    harness_tests=10,
 )
 
 
@@ -168,13 +180,15 @@ class Bench:
     @property
     def figures(self) -> list[Figure]:
         """In the order the README reads them, not the order they were measured in."""
-        order = [LAMBDA_VS_HTTP2, PROJECTED, DEMOS, COLD_STARTS, BUNDLES, FAN_OUT, KAFKA]
+        order = [LAMBDA_VS_HTTP2, PROJECTED, DEMOS, COLD_STARTS, BUNDLES, FAN_OUT, KAFKA, HARNESS]
         ranked = sorted(self.sections, key=lambda section: order.index(section) if section in order else len(order))
         return [figure for section in ranked for figure in self.sections[section]]
 
     def run(self) -> None:
         shutil.rmtree(self.run_dir, ignore_errors=True)
         self.phase(BUNDLES, self.measure_bundles)
+        # Before the Lambda side starts: both start-ups are measured on a machine not busy with it.
+        self.phase(HARNESS, self.measure_harness)
         with LambdaSide(self.run_dir) as side:
             self.results["machine"] = {
                 "cores": os.cpu_count(),
@@ -366,6 +380,29 @@ class Bench:
             "order_kept": run.keys_in_order == run.keys,
             "events": run.events,
             "keys": run.keys,
+        }
+
+    def measure_harness(self) -> None:
+        measured = startup(self.profile.harness_starts)
+        harness_ms = [round(seconds * 1000, 1) for seconds in measured.harness_seconds]
+        bare_ms = [round(seconds * 1000, 1) for seconds in measured.bare_seconds]
+        note = f"harness {harness_ms} ms (up, greeter registered, first call answered) vs bare {bare_ms} ms"
+        self.add("harness start-up / bare restate-server start-up", measured.ratio, "x", HARNESS_STARTUP, note)
+        suite = per_test(self.profile.harness_tests)
+        self.add(
+            "harness fixtures per test, fresh key, shared harness",
+            suite.fixture_ms,
+            "ms",
+            note=f"median setup + teardown of {suite.tests} tests; {suite.test_ms:.1f} ms a whole test with its call",
+        )
+        self.results["harness"] = {
+            "startup_over_bare": measured.ratio,
+            "startup_ms": harness_ms,
+            "bare_restate_server_ms": bare_ms,
+            "fixture_overhead_per_test_ms": suite.fixture_ms,
+            "test_with_one_call_ms": suite.test_ms,
+            "session_harness_start_ms": suite.harness_start_ms,
+            "tests": suite.tests,
         }
 
     def project_latencies(self) -> None:

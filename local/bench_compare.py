@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from restate_lambda.local.lambda_runtime import FunctionSpec
+
 from functions.catalog import pattern_named
 from local.bench_load import RESERVE, SAGA, LoadGenerator, LoadPlan, SideResult, compare, round_by_round_ratio
 from local.bench_report import Figure, at_least, at_most, ratio
 from local.bench_stack import WARM_STEP, Http2Side, LambdaSide
-from local.lambda_runtime import FunctionSpec
 
 COMPARED = {"reserve": (RESERVE, "durable_rpc"), "saga": (SAGA, "sagas")}
 """Label in the results: (call, the function serving it)."""

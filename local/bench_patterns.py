@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import httpx
+from restate_lambda.local.lambda_runtime import FunctionSpec, LocalLambdaRuntime
 from restate_lambda.registration.admin import SubscriptionSpec
 
 from functions.catalog import SUBSCRIPTION_OPTIONS, Pattern
 from local.bench_report import Report, parse_reports
 from local.bench_stack import WARM_STEP, LambdaSide
 from local.demo import demo_of
-from local.lambda_runtime import FunctionSpec, LocalLambdaRuntime
 from local.produce import ensure_topics, produce
 from local.stack import KAFKA_CLUSTER
 

@@ -1,8 +1,9 @@
 """The two ways `make bench` serves the same handler modules, side by side in one run.
 
 * :class:`LambdaSide`: restate-server invoking the handlers through the local Lambda runtime, with
-  moto and Kafka, as `make dev` runs them. Built here rather than with :class:`local.stack.LocalStack`
-  because the bench needs per-function concurrency limits and versions it can retire to free memory.
+  moto and Kafka: the package's :class:`~restate_lambda.local.LocalHarness` with no function at
+  start, rather than :class:`local.stack.LocalStack`, because the bench deploys versions of its own
+  (with per-function concurrency limits) and retires them to free memory.
 * :class:`Http2Side`: a second restate-server calling each module as a long-running endpoint,
   hypercorn serving ``restate.app(...)`` as an ASGI app over HTTP/2 without TLS (h2c).
 """
@@ -13,31 +14,22 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
+from restate_lambda.local import LocalHarness
+from restate_lambda.local.lambda_runtime import WORKER_FILE, FunctionSpec, LocalLambdaRuntime, parse_function_reference
+from restate_lambda.local.processes import free_port, start_guarded, stop_process, tail, wait_until_listening
 from restate_lambda.registration.admin import RestateAdmin
 
 from functions.catalog import Pattern
-from local.aws_endpoint import LocalAwsEndpoint
 from local.bench_cpu import process_table, tree_cpu_seconds
 from local.bench_report import Report, parse_reports
-from local.kafka_broker import KafkaBroker, ensure_kafka_jars
-from local.lambda_runtime import FunctionSpec, InvokeResult, LocalLambdaRuntime, parse_function_reference
-from local.processes import (
-    PROJECT_ROOT,
-    STATE_DIR,
-    free_port,
-    start_guarded,
-    stop_process,
-    tail,
-    wait_until_listening,
-)
-from local.restate_server import RestatePorts, RestateServer
-from local.stack import KAFKA_CLUSTER, subscribe
+from local.processes import PROJECT_ROOT, STATE_DIR
+from local.restate_server import RESTATE_SETTINGS, RestatePorts, RestateServer
+from local.stack import KAFKA_CLUSTER, subscriptions_of
 
 WARM_STEP = 20
 """At most this many execution environments start at once while a pool is warmed: more at once, on two
@@ -50,19 +42,17 @@ def pid_of(process: subprocess.Popen[bytes] | None) -> int:
     return process.pid if process is not None else -1
 
 
-class RecordingLambdaRuntime(LocalLambdaRuntime):
+class FirstEvents:
     """Keeps the first discovery and the first invocation each function gets, to replay on a fresh worker."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.first_events: dict[tuple[str, str], Any] = {}
+    def __init__(self) -> None:
+        self.events: dict[tuple[str, str], Any] = {}
 
-    def invoke(self, reference: str, event: Any) -> InvokeResult:
+    def __call__(self, reference: str, event: Any) -> None:
         if isinstance(event, dict):
             name, _ = parse_function_reference(reference)
             kind = "discover" if str(event.get("path", "")).endswith("/discover") else "invoke"
-            self.first_events.setdefault((name, kind), event)
-        return super().invoke(reference, event)
+            self.events.setdefault((name, kind), event)
 
 
 class ReportMeter:
@@ -115,48 +105,42 @@ class ReportMeter:
 class LambdaSide:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
-        self.aws = LocalAwsEndpoint(free_port(), state_dir / "aws")
-        self.kafka = KafkaBroker(
-            data_dir=state_dir / "kafka",
-            port=free_port(),
-            controller_port=free_port(),
-            log_file=state_dir / "logs" / "kafka.log",
-            jars_dir=ensure_kafka_jars(STATE_DIR / "kafka-jars"),
+        self.harness = LocalHarness(
+            {},
+            source=PROJECT_ROOT,
+            aws=True,
+            kafka=True,
+            kafka_cluster=KAFKA_CLUSTER,
+            base_dir=state_dir,
+            restate_settings=RESTATE_SETTINGS,
+            kafka_jars_dir=STATE_DIR / "kafka-jars",
         )
-        self.runtime = RecordingLambdaRuntime([], state_dir / "logs" / "lambda")
-        self.meter = ReportMeter(self.runtime.log_dir)
-        self.restate = RestateServer(
-            base_dir=state_dir / "restate",
-            ports=RestatePorts(ingress=free_port(), admin=free_port(), node=free_port()),
-            lambda_endpoint=self.runtime.url,
-            log_file=state_dir / "logs" / "restate-server.log",
-        )
-        self._started: list[Any] = []
+        self.first_events = FirstEvents()
+        self.meter = ReportMeter(self.harness.log_dir / "lambda")
+
+    @property
+    def runtime(self) -> LocalLambdaRuntime:
+        assert self.harness.runtime is not None, "start the Lambda side first"
+        return self.harness.runtime
 
     @property
     def function_environment(self) -> dict[str, str]:
-        return self.aws.function_environment()
+        return self.harness.function_environment()
 
     @property
     def kafka_bootstrap(self) -> str:
-        return self.kafka.bootstrap
+        return self.harness.kafka_bootstrap
 
     @property
     def ingress_url(self) -> str:
-        return self.restate.ingress_url
+        return self.harness.ingress_url
 
     def admin(self) -> RestateAdmin:
-        return self.restate.admin()
+        return self.harness.admin()
 
     def start(self) -> LambdaSide:
-        try:
-            for part in (self.aws, self.kafka, self.runtime, self.restate):
-                part.start()
-                self._started.append(part)
-            self.admin().ensure_kafka_cluster(KAFKA_CLUSTER, {"bootstrap.servers": self.kafka_bootstrap})
-        except BaseException:
-            self.stop()
-            raise
+        self.harness.start()
+        self.runtime.on_invoke.append(self.first_events)
         return self
 
     def __enter__(self) -> LambdaSide:
@@ -167,7 +151,7 @@ class LambdaSide:
 
     def subscribe(self, patterns: Iterable[Pattern]) -> None:
         """The patterns' Kafka subscriptions, as the local stack makes them (their functions deployed first)."""
-        subscribe(self.admin(), self.kafka_bootstrap, patterns)
+        self.harness.subscribe(*subscriptions_of(patterns))
 
     def deploy(self, spec: FunctionSpec) -> str:
         """Publish ``spec`` as the next version of its function and register it: its services' latest deployment."""
@@ -184,30 +168,24 @@ class LambdaSide:
         table = process_table()
         bench = os.getpid()
         workers = [
-            pid for pid, info in table.items() if info.parent == bench and b"local.lambda_worker" in info.command
+            pid for pid, info in table.items() if info.parent == bench and WORKER_FILE.name.encode() in info.command
         ]
         return {
-            "restate": tree_cpu_seconds(table, pid_of(self.restate.process)),
+            "restate": tree_cpu_seconds(table, pid_of(self.harness.restate.process if self.harness.restate else None)),
             "runtime": table[bench].cpu_seconds,
             "workers": sum(table[pid].cpu_seconds for pid in workers),
         }
 
     def wait_until_idle(self, timeout: float = 120.0) -> bool:
         """True once Restate has no invocation left that is not completed (scheduled ones included)."""
-        deadline = time.monotonic() + timeout
-        admin = self.admin()
-        while time.monotonic() < deadline:
-            rows = admin.query("SELECT count(*) AS unfinished FROM sys_invocation WHERE status <> 'completed'")
-            if not rows or int(rows[0]["unfinished"]) == 0:
-                return True
-            time.sleep(0.2)
-        return False
+        try:
+            self.harness.wait_until_idle(timeout)
+        except TimeoutError:
+            return False
+        return True
 
     def stop(self) -> None:
-        while self._started:
-            part = self._started.pop()
-            with contextlib.suppress(Exception):
-                part.stop()
+        self.harness.stop()
 
 
 def endpoint_environment(settings: Mapping[str, str]) -> dict[str, str]:

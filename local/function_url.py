@@ -29,8 +29,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
 
-from local.lambda_runtime import InvokeResult, LocalLambdaRuntime
-from local.loopback_http import KeepAliveNoDelayHandler, LoopbackHttpServer
+from restate_lambda.local.lambda_runtime import InvokeResult, LocalLambdaRuntime
+from restate_lambda.local.loopback_http import KeepAliveNoDelayHandler, LoopbackHttpServer
 
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
 """Lambda's limit for a synchronous invocation's payload."""

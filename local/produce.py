@@ -12,54 +12,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable
 
-from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
+from restate_lambda.local.kafka_broker import ensure_topics, produce
+
+__all__ = ["DEFAULT_BOOTSTRAP", "ensure_topics", "main", "parse_record", "produce"]
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
-
-
-def produce(bootstrap: str, topic: str, records: Iterable[tuple[str, str]], timeout: float = 30.0) -> int:
-    """Send ``(key, value)`` records in order and wait until the broker acknowledged all of them."""
-    failures: list[str] = []
-
-    def on_delivery(error: object, _message: object) -> None:
-        if error is not None:
-            failures.append(str(error))
-
-    # Idempotent producer: a retry after a broker hiccup cannot duplicate or reorder records.
-    # log_level 3: errors only; a broker that is still loading its coordinator is retried, not news.
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5, "log_level": 3})
-    count = 0
-    for key, value in records:
-        producer.produce(topic, key=key.encode(), value=value.encode(), on_delivery=on_delivery)
-        producer.poll(0)
-        count += 1
-    remaining = producer.flush(timeout)
-    if remaining or failures:
-        raise RuntimeError(f"{remaining} records not acknowledged, errors: {failures[:3]}")
-    return count
-
-
-def ensure_topics(bootstrap: str, topics: Iterable[str], timeout: float = 30.0) -> None:
-    """Create the topics that do not exist yet, with one partition each (one broker; order per key is kept).
-
-    Subscriptions made before their topic exists would only notice it at the consumer's next
-    metadata refresh; creating the topics first makes a fresh subscription start at once.
-    """
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    existing = set(admin.list_topics(timeout=timeout).topics)
-    missing = [NewTopic(topic, num_partitions=1, replication_factor=1) for topic in topics if topic not in existing]
-    if not missing:
-        return
-    for topic, future in admin.create_topics(missing, operation_timeout=timeout).items():
-        try:
-            future.result(timeout)
-        except Exception as error:
-            if "TOPIC_ALREADY_EXISTS" not in str(error):
-                raise RuntimeError(f"could not create topic {topic}: {error}") from error
 
 
 def parse_record(line: str) -> tuple[str, str]:

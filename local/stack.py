@@ -1,4 +1,4 @@
-"""The local stack: Restate invoking the real Lambda handlers, with Kafka and AWS beside it.
+"""The local stack: this project's catalog on the package's local harness, with the front door beside it.
 
 ``make dev`` runs :func:`main`; ``make demo`` and the tests use :class:`LocalStack` directly::
 
@@ -15,9 +15,12 @@
             v
       functions/<pattern>/service.py  --boto3-->  moto (local AWS endpoint)
 
-Everything is registered from the catalog: each function by its (local) ARN, the Kafka cluster
-``my-cluster`` and every catalog subscription. The catalog's HTTP APIs are no Restate deployments:
-they are served through a local Function URL (:mod:`local.function_url`) instead of registered.
+Everything but the catalog is :class:`restate_lambda.local.LocalHarness`: restate-server, the local
+Lambda runtime, moto, Kafka, registering by ARN, subscriptions, clean exits. What is this project's
+own is here: each catalog function registered by a code version of its own, the Kafka cluster
+``my-cluster`` with the catalog's subscriptions, the fixed ports and ``.state/``, the catalog's HTTP
+APIs served through a local Function URL each (:mod:`local.function_url`) instead of registered,
+and the banner.
 """
 
 from __future__ import annotations
@@ -26,14 +29,19 @@ import argparse
 import hashlib
 import os
 import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from restate_lambda.local import Function, HarnessPorts, LocalHarness, Subscription
+from restate_lambda.local.aws_endpoint import LocalAwsEndpoint
+from restate_lambda.local.kafka_broker import KafkaBroker
+from restate_lambda.local.lambda_runtime import FunctionSpec, LocalLambdaRuntime
+from restate_lambda.local.processes import stop_all
+from restate_lambda.local.restate_server import RestateServer
 from restate_lambda.registration.admin import RestateAdmin, SubscriptionSpec
 
 from functions.catalog import (
@@ -42,23 +50,22 @@ from functions.catalog import (
     PATTERNS,
     HttpApi,
     Pattern,
-    Subscription,
     subscription_options,
 )
-from local.aws_endpoint import LocalAwsEndpoint
+from functions.catalog import (
+    Subscription as CatalogSubscription,
+)
 from local.function_url import FunctionUrlServer
-from local.kafka_broker import KafkaBroker, ensure_kafka_jars
-from local.lambda_runtime import FunctionSpec, LocalLambdaRuntime, spec_for_http_api, specs_for_patterns
-from local.processes import PROJECT_ROOT, STATE_DIR, free_port, stop_all
-from local.produce import ensure_topics
-from local.restate_server import RestatePorts, RestateServer
-from local.stack_record import StackRecord
+from local.processes import PROJECT_ROOT, STATE_DIR
+from local.restate_server import RESTATE_SETTINGS
 
 KAFKA_CLUSTER = "my-cluster"
 
 
 @dataclass
-class StackPorts:
+class StackPorts(HarnessPorts):
+    """The usual ports of `make dev` (the README and the clients name them); :meth:`random` for tests."""
+
     ingress: int = 8080
     admin: int = 9070
     node: int = 5122
@@ -68,10 +75,6 @@ class StackPorts:
     kafka_controller: int = 9093
     http_api: int = 8000
     """The Function URL of the catalog's first HTTP API (the front door); any further one gets a free port."""
-
-    @classmethod
-    def random(cls) -> StackPorts:
-        return cls(*(free_port() for _ in fields(cls)))
 
 
 def code_version(pattern_name: str) -> str:
@@ -93,19 +96,33 @@ LOCAL_APP_NAME = "local"
 """The app name in the local stack's consumer groups (the CDK app uses its name prefix)."""
 
 
-def subscribe(admin: RestateAdmin, bootstrap: str, patterns: Iterable[Pattern]) -> None:
-    """The patterns' topics, created first (a subscription notices a late topic only at its next metadata
-    refresh), then their subscriptions to ``my-cluster``, each created unless it exists."""
-    pairs = [(pattern, sub) for pattern in patterns for sub in pattern.subscriptions]
-    ensure_topics(bootstrap, {sub.topic for _, sub in pairs})
-    admin.reconcile_subscriptions([subscription_spec(pattern, sub) for pattern, sub in pairs])
+def local_subscription(pattern: Pattern, subscription: CatalogSubscription) -> Subscription:
+    return Subscription(
+        subscription.topic, subscription.sink, subscription_options(LOCAL_APP_NAME, pattern.name, subscription)
+    )
 
 
-def subscription_spec(pattern: Pattern, subscription: Subscription, cluster: str = KAFKA_CLUSTER) -> SubscriptionSpec:
-    return SubscriptionSpec(
-        source=f"kafka://{cluster}/{subscription.topic}",
-        sink=subscription.sink,
-        options=subscription_options(LOCAL_APP_NAME, pattern.name, subscription),
+def subscriptions_of(patterns: Iterable[Pattern]) -> list[Subscription]:
+    """The patterns' Kafka subscriptions, as the harness creates them on the cluster ``my-cluster``."""
+    return [local_subscription(pattern, sub) for pattern in patterns for sub in pattern.subscriptions]
+
+
+def subscription_spec(
+    pattern: Pattern, subscription: CatalogSubscription, cluster: str = KAFKA_CLUSTER
+) -> SubscriptionSpec:
+    return local_subscription(pattern, subscription).spec(cluster)
+
+
+def served_only(spec: FunctionSpec) -> Function:
+    """A function outside the catalog (tests use these): served by the local Lambda runtime, never registered."""
+    return Function(
+        handler=spec.handler,
+        source=spec.code_root,
+        environment=spec.environment,
+        timeout_seconds=spec.timeout_seconds,
+        memory_mb=spec.memory_mb,
+        max_concurrency=spec.max_concurrency,
+        register=False,
     )
 
 
@@ -127,21 +144,60 @@ class LocalStack:
         self.http_apis = tuple(self.http_apis)
         self.function_urls: dict[str, FunctionUrlServer] = {}
         self.log_dir = self.state_dir / "logs"
-        self.aws = LocalAwsEndpoint(self.ports.aws, self.state_dir / "aws")
-        self.kafka: KafkaBroker | None = None
+        self.harness = LocalHarness(
+            self._functions(),
+            source=PROJECT_ROOT,
+            aws=True,
+            kafka=self.with_kafka,
+            subscriptions=subscriptions_of(self.patterns) if self.with_kafka else (),
+            kafka_cluster=KAFKA_CLUSTER,
+            base_dir=self.state_dir,
+            ports=self.ports,
+            restate_settings=RESTATE_SETTINGS,
+            kafka_jars_dir=STATE_DIR / "kafka-jars",
+        )
         self.lambda_runtime: LocalLambdaRuntime | None = None
         self.restate: RestateServer | None = None
-        self._started: list[object] = []
-        self.record = StackRecord(self.state_dir)
-        self._claimed = False
+        self.kafka: KafkaBroker | None = None
+        self._served: list[FunctionUrlServer] = []
+
+    def _functions(self) -> dict[str, Function]:
+        settings = dict(self.function_settings)
+        functions = {
+            pattern.name: Function(
+                handler=pattern.handler,
+                environment={**pattern.settings, **settings},
+                timeout_seconds=pattern.timeout_seconds,
+                memory_mb=pattern.memory_mb,
+                version=code_version(pattern.name),
+            )
+            for pattern in self.patterns
+        }
+        # The local ingress takes no API key: the HTTP APIs get its URL and nothing else.
+        ingress = {INGRESS_URL_VARIABLE: f"http://127.0.0.1:{self.ports.ingress}"}
+        for api in self.http_apis:
+            functions[api.name] = Function(
+                handler=api.handler,
+                environment={**api.settings, **settings, **ingress},
+                timeout_seconds=api.timeout_seconds,
+                memory_mb=api.memory_mb,
+                register=False,
+            )
+        functions.update({spec.name: served_only(spec) for spec in self.extra_functions})
+        return functions
+
+    @property
+    def aws(self) -> LocalAwsEndpoint:
+        assert self.harness.aws is not None, "start the stack first"
+        return self.harness.aws
 
     @property
     def ingress_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.ingress}"
+        return self.harness.ingress_url
 
     @property
     def admin_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.admin}"
+        return self.harness.admin_url
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -152,91 +208,51 @@ class LocalStack:
         return self.function_urls[name].url
 
     def admin(self) -> RestateAdmin:
-        return RestateAdmin(self.admin_url)
+        return self.harness.admin()
 
     def function_arn(self, pattern_name: str) -> str:
-        assert self.lambda_runtime is not None, "start the stack first"
-        return self.lambda_runtime.function_arn(pattern_name, code_version(pattern_name))
+        return self.harness.function_arn(pattern_name)
 
     def start(self) -> LocalStack:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        leftovers = self.record.claim()
-        self._claimed = True
-        if leftovers:
-            print(f"Stopped what an earlier stack on {self.state_dir} left running: {leftovers}", flush=True)
+        self.harness.start()
+        self.lambda_runtime, self.restate = self.harness.runtime, self.harness.restate
+        self.kafka = self.harness.kafka
         try:
-            self._start_parts()
-            self.record.save(self.server_pids())
-            self.register()
+            self._check_services()
+            assert self.lambda_runtime is not None
+            for index, api in enumerate(self.http_apis):
+                port = self.ports.http_api if index == 0 else 0
+                server = FunctionUrlServer(self.lambda_runtime, api.name, port=port).start()
+                self._served.append(server)
+                self.function_urls[api.name] = server
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _start_parts(self) -> None:
-        self.aws.start()
-        self._started.append(self.aws)
-        environment = {**self.aws.function_environment(), **self.function_settings}
-        # The local ingress takes no API key: the HTTP APIs get its URL and nothing else.
-        api_environment = {**environment, INGRESS_URL_VARIABLE: self.ingress_url}
-        functions = [
-            *specs_for_patterns(self.patterns, environment),
-            *(spec_for_http_api(api, api_environment) for api in self.http_apis),
-            *self.extra_functions,
-        ]
-        self.lambda_runtime = LocalLambdaRuntime(
-            functions, self.log_dir / "lambda", port=self.ports.lambda_runtime
-        ).start()
-        self._started.append(self.lambda_runtime)
-        for index, api in enumerate(self.http_apis):
-            port = self.ports.http_api if index == 0 else 0
-            server = FunctionUrlServer(self.lambda_runtime, api.name, port=port).start()
-            self._started.append(server)
-            self.function_urls[api.name] = server
-        if self.with_kafka:
-            jars = ensure_kafka_jars(STATE_DIR / "kafka-jars")
-            self.kafka = KafkaBroker(
-                data_dir=self.state_dir / "kafka",
-                port=self.ports.kafka,
-                controller_port=self.ports.kafka_controller,
-                log_file=self.log_dir / "kafka.log",
-                jars_dir=jars,
-            )
-            self.kafka.start()
-            self._started.append(self.kafka)
-        self.restate = RestateServer(
-            base_dir=self.state_dir / "restate",
-            ports=RestatePorts(ingress=self.ports.ingress, admin=self.ports.admin, node=self.ports.node),
-            lambda_endpoint=self.lambda_runtime.url,
-            log_file=self.log_dir / "restate-server.log",
-        ).start()
-        self._started.append(self.restate)
-
-    def register(self) -> None:
-        """Register every catalog function by ARN, then the Kafka cluster and subscriptions."""
+    def _check_services(self) -> None:
         admin = self.admin()
         for pattern in self.patterns:
-            deployment = admin.register_lambda(self.function_arn(pattern.name))
-            missing = set(pattern.services) - set(deployment.services)
+            served = self.harness.deployments[pattern.name].services
+            missing = set(pattern.services) - set(served)
             if missing:
-                raise RuntimeError(f"{pattern.name} did not serve {sorted(missing)} (got {deployment.services})")
+                raise RuntimeError(f"{pattern.name} did not serve {sorted(missing)} (got {served})")
             for service in pattern.private_services:
                 admin.set_service_public(service, public=False)
-        if self.with_kafka:
-            admin.ensure_kafka_cluster(KAFKA_CLUSTER, {"bootstrap.servers": self.kafka_bootstrap})
-            subscribe(admin, self.kafka_bootstrap, self.patterns)
+
+    def register(self) -> None:
+        """Register every catalog function by ARN, then the Kafka cluster and subscriptions (again: a no-op)."""
+        self.harness.register()
+        self._check_services()
 
     def server_pids(self) -> list[int]:
         """The servers running in processes of their own (each leads its process group)."""
-        processes = (getattr(part, "process", None) for part in self._started)
-        return [process.pid for process in processes if isinstance(process, subprocess.Popen)]
+        return self.harness.server_pids()
 
     def stop(self) -> None:
         """Stop what was started, newest first; safe to call twice."""
-        stop_all(self._started)
-        if self._claimed:
-            self.record.release()
-            self._claimed = False
+        stop_all(self._served)
+        self.harness.stop()
 
     def __enter__(self) -> LocalStack:
         return self.start()

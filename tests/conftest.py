@@ -21,11 +21,11 @@ import boto3
 import httpx
 import pytest
 from moto import mock_aws
+from restate_lambda.local.processes import tail
 from restate_lambda.registration.admin import RestateAdmin
 
 from functions.catalog import INGRESS_URL_VARIABLE, http_api_named
 from local.lambda_runtime import FunctionSpec, spec_for_http_api
-from local.processes import tail
 from local.stack import LocalStack, StackPorts
 from tests.cdk_support import TOKEN
 from tests.polling import wait_until
@@ -78,8 +78,8 @@ def pytest_runtest_makereport(
     return report
 
 
-STACK_STARTERS = frozenset({"LocalStack", "private_restate", "RestateServer"})
-"""Names whose use starts a restate-server: the local stack, or a Restate of a test's own."""
+STACK_STARTERS = frozenset({"LocalStack", "LocalHarness", "private_restate", "RestateServer"})
+"""Names whose use starts a restate-server: the local stack, the package's harness, or a Restate of a test's own."""
 STACK_COMMAND = "local.stack"
 """``python -m local.stack``: `make dev`'s stack, started as a process of its own."""
 SYNTH_MODULES = re.compile(r"test_cdk_\w+\.py")
@@ -177,22 +177,13 @@ def _start_stack(tmp_path_factory: pytest.TempPathFactory, name: str, with_kafka
     ).start()
 
 
-RETRYING = "status IN ('backing-off', 'paused') OR (retry_count > 1 AND status <> 'completed')"
-"""Admin SQL on ``sys_invocation``: retried or given up on. ``retry_count`` counts attempts, the first
-one included; ``paused`` is where Restate parks an invocation that used up its attempts."""
-RETRYING_INVOCATIONS = f"SELECT id, target, status, retry_count, last_failure FROM sys_invocation WHERE {RETRYING}"
 SETTLE_SECONDS = 60.0
 """How long a transient retry (a crash-once machine, a lost charge answer) may take to go through."""
 
 
 def retrying_invocations(stack: LocalStack) -> list[str]:
     """One line per invocation Restate is retrying or has paused: its id, target, attempts and last failure."""
-    rows = stack.admin().query(RETRYING_INVOCATIONS)
-    return [
-        f"{row['id']} {row['target']} {row['status']} after {row.get('retry_count', '?')} attempts: "
-        f"{next(iter(str(row.get('last_failure', '')).splitlines()), '')}"
-        for row in rows
-    ]
+    return stack.harness.retrying_invocations()
 
 
 def assert_nothing_left_retrying(stack: LocalStack) -> None:

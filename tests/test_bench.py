@@ -12,6 +12,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from restate_lambda.local.lambda_runtime import FunctionSpec, LocalLambdaRuntime, billed_duration_ms, report_line
 
 from local.bench_bundles import (
     bytecode_files,
@@ -40,7 +41,6 @@ from local.bench_report import (
     write_results,
 )
 from local.bench_stack import ReportMeter
-from local.lambda_runtime import FunctionSpec, LocalLambdaRuntime, billed_duration_ms, report_line
 from local.processes import PROJECT_ROOT
 
 FUNCTION_LOG = "\n".join(

@@ -20,14 +20,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from restate_lambda.local.harness import RETRYING
 from restate_lambda.local.processes import port_is_open
+from restate_lambda.local.restate_server import RestateServer
 
 from functions.catalog import pattern_named
 from functions.sagas.payment_provider import PaymentRecord
 from local.demos.sagas import ROLLED_BACK as UNDONE_IN_REVERSE
-from local.restate_server import RestateServer
 from local.stack import LocalStack, StackPorts
-from tests.conftest import RETRYING
 from tests.fault_figures import report_fault
 from tests.polling import wait_until
 from tests.test_sagas import flaky_card, sagas_log, trip_request
@@ -117,9 +117,13 @@ def kill(server: RestateServer) -> None:
 
 
 def started_again(server: RestateServer) -> RestateServer:
-    """A new server on the killed one's data and ports, as LocalStack builds it."""
+    """A new server on the killed one's data, ports and settings, as LocalStack builds it."""
     return RestateServer(
-        base_dir=server.base_dir, ports=server.ports, lambda_endpoint=server.lambda_endpoint, log_file=server.log_file
+        base_dir=server.base_dir,
+        ports=server.ports,
+        lambda_endpoint=server.lambda_endpoint,
+        log_file=server.log_file,
+        settings=server.settings,
     ).start()
 
 

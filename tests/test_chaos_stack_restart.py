@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from restate_lambda.local.harness import RETRYING
 
 from functions.data_upload.storage import uploaded_data
 from functions.sagas.payment_provider import PaymentRecord
@@ -25,7 +26,6 @@ from local.clients.webhook_callbacks import send_stripe_event, stripe_event
 from local.demos.sagas import ROLLED_BACK as UNDONE_IN_REVERSE
 from local.produce import produce
 from local.stack import LocalStack, StackPorts
-from tests.conftest import RETRYING
 from tests.fault_figures import report_fault
 from tests.polling import wait_until
 from tests.test_event_enrichment import location, package_info, register

@@ -14,10 +14,10 @@ from urllib.parse import quote
 import boto3
 import httpx
 import pytest
+from restate_lambda.local.aws_endpoint import LOCAL_CREDENTIALS
 
 from functions.data_upload import storage
 from functions.data_upload.storage import OBJECT_KEY, bucket_name, uploaded_data
-from local.aws_endpoint import LOCAL_CREDENTIALS
 from local.clients.data_upload import main as client_main
 from local.clients.data_upload import upload_data
 from tests.polling import wait_until

@@ -13,11 +13,11 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+from restate_lambda.local.aws_endpoint import LOCAL_CREDENTIALS
 from restate_lambda.registration.admin import RestateAdmin
 
 from functions.catalog import API_KEY_SECRET_VARIABLE, API_KEY_VARIABLE
 from functions.front_door.config import api_key
-from local.aws_endpoint import LOCAL_CREDENTIALS
 from local.function_url import FunctionUrlServer
 from tests.conftest import FRONT_DOOR_WITHOUT_RESTATE
 from tests.polling import wait_until

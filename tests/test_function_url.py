@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from restate_lambda.local.lambda_runtime import FunctionSpec, InvokeResult, LocalLambdaRuntime
 
 from local.function_url import FunctionUrlServer, function_url_event, http_reply
-from local.lambda_runtime import FunctionSpec, InvokeResult, LocalLambdaRuntime
 
 
 @pytest.fixture(scope="module")

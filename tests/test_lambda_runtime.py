@@ -11,19 +11,18 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-
-from functions.catalog import HTTP_APIS, PATTERNS
-from functions.common.state_size import MAX_INPUT_BYTES
-from local.lambda_runtime import (
+from restate_lambda.local.lambda_runtime import (
     MAX_REQUEST_BYTES,
     MAX_RESPONSE_BYTES,
     FunctionSpec,
     parse_function_reference,
-    spec_for_http_api,
-    specs_for_patterns,
 )
+from restate_lambda.local.record import process_start_time
+
+from functions.catalog import HTTP_APIS, PATTERNS
+from functions.common.state_size import MAX_INPUT_BYTES
+from local.lambda_runtime import spec_for_http_api, specs_for_patterns
 from local.stack import LocalStack
-from local.stack_record import process_start_time
 from tests.polling import wait_until
 
 

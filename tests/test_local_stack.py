@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from restate_lambda.local.record import StackRecord, process_start_time
 from restate_lambda.registration.admin import RestateAdmin
 
 from functions.catalog import PATTERNS, pattern_named
@@ -19,7 +20,6 @@ from functions.data_upload.storage import bucket_name, uploaded_data
 from local.demo import running_stack_problem
 from local.processes import PROJECT_ROOT
 from local.stack import LocalStack, StackPorts, code_version, settings_from
-from local.stack_record import StackRecord, process_start_time
 from tests.polling import wait_until
 
 

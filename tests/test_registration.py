@@ -6,6 +6,7 @@ import time
 
 import httpx
 import pytest
+from restate_lambda.local.processes import free_port
 from restate_lambda.registration.admin import (
     AdminApiError,
     AdminApiUnreachable,
@@ -14,7 +15,6 @@ from restate_lambda.registration.admin import (
 )
 
 from functions.catalog import CONSUMER_GROUP_OPTION, PATTERNS
-from local.processes import free_port
 from local.stack import KAFKA_CLUSTER, LocalStack, subscription_spec
 
 

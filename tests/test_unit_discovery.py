@@ -27,7 +27,7 @@ OFFERED_MANIFESTS = [kind.strip() for kind in DISCOVER["headers"]["accept"].spli
 
 ANSWER_DISCOVERY = """
 import json, os, sys
-from local.lambda_worker import load_handler
+from restate_lambda.local.lambda_worker import load_handler
 
 answers, sys.stdout = sys.stdout, sys.stderr  # whatever a handler prints must not mix with the answers
 request = json.load(sys.stdin)

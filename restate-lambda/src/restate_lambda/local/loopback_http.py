@@ -38,7 +38,8 @@ class LoopbackHttpServer:
     def __init__(self, handler_class: type[BaseHTTPRequestHandler], *, host: str, port: int, name: str) -> None:
         self._server = QuietAboutGoneCallers((host, port), handler_class)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
+        # shutdown() waits for the loop's next poll: at the default 0.5 s, every stop would take that long.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=name, daemon=True)
 
     @property
     def port(self) -> int:

@@ -1,7 +1,7 @@
 """The local AWS endpoint: moto's server on 127.0.0.1, for what the functions call with boto3.
 
-moto keeps its state in memory, but the local stack promises that state survives a restart, as
-Restate's does: an upload Restate resumes after ``make dev`` restarts must find its bucket. So the
+moto keeps its state in memory, but a harness kept in a folder of its own promises that state survives
+a restart, as Restate's does: an upload Restate resumes after a restart must find its bucket. So the
 server runs as a process of its own with moto's recorder on, appending every request it serves to
 ``<state dir>/requests.jsonl``, and a new start replays that file before anything else calls it.
 Replaying requests rebuilds the same buckets, objects, identities and secrets (with new ids and
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from local.processes import port_is_open, start_guarded, stop_process, tail, wait_until_listening
+from restate_lambda.local.processes import port_is_open, start_guarded, stop_process, tail, wait_until_listening
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 START_TIMEOUT_SECONDS = 30.0
@@ -41,7 +41,7 @@ class LocalAwsEndpoint:
 
     def start(self) -> LocalAwsEndpoint:
         if port_is_open(self.port):
-            raise RuntimeError(f"port {self.port} is already in use; is another local stack running?")
+            raise RuntimeError(f"port {self.port} is already in use; is another local harness running?")
         self.state_dir.mkdir(parents=True, exist_ok=True)
         environment = {
             **os.environ,

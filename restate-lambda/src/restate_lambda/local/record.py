@@ -1,6 +1,6 @@
-"""Which processes a local stack started, kept in its state dir, so that a new start can clean up after a crash.
+"""Which processes a local stack (a harness kept in a folder) started, kept there, so that a new start can clean up.
 
-The guard (:mod:`local.guard`) already ends a stack's servers when the stack process dies. This is
+The guard (:mod:`restate_lambda.local.guard`) already ends a stack's servers when the stack process dies. This is
 the second line: ``<state dir>/stack.json`` names the stack process and the process group of each
 server it started, each with its start time. A new stack on the same state dir refuses to start
 while the recorded stack process still runs, and otherwise kills what is left of the recorded
