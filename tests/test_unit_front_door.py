@@ -15,8 +15,12 @@ from typing import Any
 
 import pytest
 from mangum import Mangum
+from restate import TerminalError
 
 from functions.catalog import INGRESS_URL_VARIABLE
+from functions.common.validation import parse_input
+from functions.data_upload.email_address import EmailAddress, looks_like_an_email_address
+from functions.data_upload.settings import Settings as DataUploadSettings
 from tests.conftest import UNREACHABLE_PORT
 from tests.events import load_event
 
@@ -91,6 +95,28 @@ def test_each_invalid_field_is_named_in_the_422(front_door, path, body, problem)
     status, _, answer = answer_of(front_door, event)
     assert status == 422, answer
     assert problem in answer["message"]
+
+
+def test_a_validator_s_words_are_the_same_in_the_422_a_pattern_s_400_and_a_setting_s_error(front_door):
+    # One validator, three reports of it: pydantic's "Value error, " prefix in none of them.
+    bad_address = "jane"
+    with pytest.raises(ValueError) as own_words:
+        looks_like_an_email_address(bad_address)
+
+    event = with_body(
+        load_event("function_url_reserve_without_reservation_id"), {"uploadId": "u1", "email": bad_address}
+    )
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/uploads"
+    status, _, answer = answer_of(front_door, event)
+    assert (status, answer["message"]) == (422, f"invalid request: email: {own_words.value}")
+
+    with pytest.raises(TerminalError) as refused:
+        parse_input(EmailAddress, json.dumps(bad_address).encode())
+    assert str(refused.value) == f"invalid EmailAddress: body: {own_words.value}"
+
+    with pytest.raises(ValueError) as cold_start:
+        DataUploadSettings.from_environment({"UPLOAD_EMAIL_SENDER": bad_address})
+    assert str(cold_start.value) == f"UPLOAD_EMAIL_SENDER='{bad_address}' is not a valid setting: {own_words.value}"
 
 
 def test_a_body_that_is_not_json_is_a_422(front_door):

@@ -5,8 +5,9 @@ It ships in every bundle, and only the front door's has httpx: so httpx is named
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from functions.common.restate_errors import restate_message
 
 if TYPE_CHECKING:
     import httpx
@@ -15,12 +16,22 @@ DEFAULT_INGRESS_URL = "http://127.0.0.1:8080"
 """The local stack's ingress: where a caller goes when nothing names another."""
 
 
-def checked(response: httpx.Response, refusal: Callable[[httpx.Response], Exception]) -> httpx.Response:
-    """``response``, unless the ingress refused the call: then ``refusal(response)`` is raised.
+class IngressError(Exception):
+    """The ingress refused a call of ``target``: Restate's status and its own words.
 
     Each caller words a refusal its own way: the front door maps Restate's statuses to answers of
-    its API, the command-line clients report Restate's status and message.
+    its API, the command-line clients report this error's message.
     """
+
+    def __init__(self, status_code: int, body: str, target: str) -> None:
+        self.status_code = status_code
+        self.message = restate_message(body)
+        self.target = target
+        super().__init__(f"HTTP {status_code}: {self.message}")
+
+
+def checked(response: httpx.Response, target: str) -> httpx.Response:
+    """``response``, unless the ingress refused the call of ``target``: then :class:`IngressError` is raised."""
     if response.is_error:
-        raise refusal(response)
+        raise IngressError(response.status_code, response.text, target)
     return response

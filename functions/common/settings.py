@@ -26,8 +26,9 @@ from pydantic import (
     PlainSerializer,
     ValidationError,
 )
-from pydantic_core import ErrorDetails
 
+from functions.common.problems import Location, describe_problems
+from functions.common.problems import problem_of as problem_of  # stacks/config.py words its context errors with it
 from functions.common.secrets import SecretUnavailable, read_secret
 
 
@@ -69,29 +70,28 @@ Names = Annotated[
 """Names given comma-separated (``a,b``); empty: none."""
 
 
-def problem_of(detail: ErrorDetails) -> str:
-    """What one validation error says, without pydantic's "Value error, " in front of a validator's own message."""
-    return str(detail["ctx"]["error"]) if detail["type"] == "value_error" else detail["msg"]
-
-
 def describe_setting_errors(error: ValidationError, given: Mapping[str, str]) -> str:
-    """One line per bad variable, each naming it and the value it had."""
-    problems = []
-    for detail in error.errors(include_url=False):
-        problem = problem_of(detail)
-        if detail["loc"]:
-            variable = str(detail["loc"][0])
-            problems.append(f"{variable}={given.get(variable)!r} is not a valid setting: {problem}")
-        else:
-            problems.append(problem)
-    return "; ".join(problems)
+    """One problem per bad variable, each naming it and the value it had."""
+
+    def variable_and_value(location: Location) -> str:
+        # A check across variables (no location) names them in its own message.
+        if not location:
+            return ""
+        variable = str(location[0])
+        return f"{variable}={given.get(variable)!r} is not a valid setting"
+
+    return describe_problems(error.errors(include_url=False), variable_and_value)
 
 
 class PatternSettings(BaseModel):
     """The settings of one pattern (or HTTP API): each field an environment variable, named by the field's alias."""
 
     model_config = ConfigDict(
-        frozen=True, validate_default=True, validate_by_alias=True, validate_by_name=False, use_attribute_docstrings=True
+        frozen=True,
+        validate_default=True,
+        validate_by_alias=True,
+        validate_by_name=False,
+        use_attribute_docstrings=True,
     )
 
     @classmethod

@@ -34,7 +34,7 @@ import restate
 from restate import TerminalError
 
 from functions.common.logs import pattern_logger
-from functions.common.validation import CHECKED_JSON, checked_input
+from functions.common.validation import pattern_app, typed_handler
 from functions.data_upload.email_address import EmailAddress
 from functions.data_upload.mailer import send_url_by_email
 from functions.data_upload.settings import Settings
@@ -73,8 +73,7 @@ async def run(ctx: restate.WorkflowContext) -> str:
     return url
 
 
-@data_upload_service.handler("ResultAsEmail", input_serde=CHECKED_JSON)
-@checked_input
+@typed_handler(data_upload_service.handler, "ResultAsEmail")
 async def result_as_email(ctx: restate.WorkflowSharedContext, email: EmailAddress) -> None:
     """Wait until ``Run`` has published the URL (or return at once if it has) and email it."""
     recipient = email.root
@@ -83,4 +82,4 @@ async def result_as_email(ctx: restate.WorkflowSharedContext, email: EmailAddres
     logger.info("Emailed the URL of upload %s to %s", ctx.key(), recipient)
 
 
-app = restate.app(services=[data_upload_service])
+app = pattern_app([data_upload_service])

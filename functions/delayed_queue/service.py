@@ -18,7 +18,7 @@ from __future__ import annotations
 import restate
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.common.validation import CHECKED_JSON, checked_input
+from functions.common.validation import pattern_app, typed_handler
 
 
 class Task(BaseModel):
@@ -35,8 +35,7 @@ class TaskResult(BaseModel):
 async_task_worker = restate.Service("AsyncTaskWorker")
 
 
-@async_task_worker.handler("RunTask", input_serde=CHECKED_JSON)
-@checked_input
+@typed_handler(async_task_worker.handler, "RunTask")
 async def run_task(ctx: restate.Context, task: Task) -> TaskResult:
     # Journaled, so a retry after a crash returns the recorded outcome instead of redoing the work.
     outcome = await ctx.run_typed("heavy work", do_heavy_work, task=task)
@@ -48,4 +47,4 @@ def do_heavy_work(task: Task) -> str:
     return f"Finished task {task.id}: {task.description}"
 
 
-app = restate.app(services=[async_task_worker])
+app = pattern_app([async_task_worker])

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import restate
 
+from functions.common.validation import pattern_app
+
 product_service = restate.VirtualObject("ProductService")
 
 RESERVED = "reserved"
@@ -34,4 +36,4 @@ async def reserve(ctx: restate.ObjectContext) -> bool:
     return True
 
 
-app = restate.app(services=[product_service])
+app = pattern_app([product_service])

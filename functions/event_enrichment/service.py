@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from functions.common.logs import pattern_logger
 from functions.common.state_size import newest_that_fit, state_budget
-from functions.common.validation import CHECKED_JSON, checked_input
+from functions.common.validation import pattern_app, typed_handler
 from functions.event_enrichment.settings import Settings
 
 logger = pattern_logger(__name__)
@@ -61,14 +61,12 @@ class PackageInfo(BaseModel):
 package_tracker = restate.VirtualObject("PackageTracker")
 
 
-@package_tracker.handler("RegisterPackage", input_serde=CHECKED_JSON)
-@checked_input
+@typed_handler(package_tracker.handler, "RegisterPackage")
 async def register_package(ctx: restate.ObjectContext, registration: PackageRegistration) -> None:
     ctx.set(PACKAGE_INFO, PackageInfo(final_destination=registration.final_destination))
 
 
-@package_tracker.handler("UpdateLocation", input_serde=CHECKED_JSON)
-@checked_input
+@typed_handler(package_tracker.handler, "UpdateLocation")
 async def update_location(ctx: restate.ObjectContext, update: LocationUpdate) -> None:
     info = await ctx.get(PACKAGE_INFO, type_hint=PackageInfo)
     if info is None:
@@ -89,4 +87,4 @@ async def get_package_info(ctx: restate.ObjectSharedContext) -> PackageInfo:
     return info
 
 
-app = restate.app(services=[package_tracker])
+app = pattern_app([package_tracker])

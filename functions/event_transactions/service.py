@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from functions.common.logs import pattern_logger
 from functions.common.state_size import newest_that_fit, state_budget
-from functions.common.validation import CHECKED_JSON, checked_input
+from functions.common.validation import pattern_app, typed_handler
 from functions.event_transactions.settings import Settings
 from functions.event_transactions.social_backend import create_post, moderation_status
 
@@ -78,8 +78,7 @@ class Feed(BaseModel):
 user_feed = restate.VirtualObject("UserFeed")
 
 
-@user_feed.handler("ProcessPost", input_serde=CHECKED_JSON)
-@checked_input
+@typed_handler(user_feed.handler, "ProcessPost")
 async def process_post(ctx: restate.ObjectContext, post: SocialMediaPost) -> FeedEntry:
     user_id = ctx.key()
 
@@ -120,4 +119,4 @@ def now() -> float:
     return time.time()
 
 
-app = restate.app(services=[user_feed])
+app = pattern_app([user_feed])

@@ -2,7 +2,8 @@
 
 FastAPI validates each request and writes the OpenAPI document (``/docs``, ``/openapi.json``);
 Mangum turns the Function URL's event into an ASGI request and the response back into Lambda's
-answer. Every route is a thin translation to one of the Restate calls in ``restate_gateway``::
+answer. Every route is a thin translation to one of the ingress flows (``flows``, which the
+command-line clients run too), whose failures ``restate_gateway`` turns into the API's answers::
 
     user --POST /products/1/reserve {"reservationId": "r1"}--> Function URL --> Lambda: Mangum -> FastAPI
                                                                                   |
@@ -32,9 +33,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from functions.common.problems import Location, describe_problems, dotted
 from functions.data_upload.email_address import looks_like_an_email_address
 from functions.front_door.config import front_door_config
-from functions.front_door.flows import parse_delay
+from functions.front_door.flows import ID_PATTERN, parse_delay
 from functions.front_door.restate_gateway import RestateGateway, RestateProblem
 
 logger = logging.getLogger(__name__)
@@ -42,9 +44,6 @@ logger = logging.getLogger(__name__)
 CONFIG = front_door_config()
 RESTATE = RestateGateway(CONFIG.ingress_url, CONFIG.api_key, CONFIG.call_timeout_seconds)
 """Created once per cold start; Mangum runs every invocation on the same event loop, so it is reused."""
-
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
-"""Ids end up in URLs (``GET /tasks/{taskId}``, the ingress paths), so they keep to URL-safe characters."""
 
 
 def checked_delay(text: str) -> str:
@@ -126,21 +125,18 @@ api = FastAPI(
 @api.exception_handler(RequestValidationError)
 async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
     details = error.errors()
-    problems = "; ".join(
-        f"{field_name(detail['loc'])}: {detail['msg'].removeprefix('Value error, ')}" for detail in details
-    )
+    problems = describe_problems(details, field_name)
     return JSONResponse(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         content={"message": f"invalid request: {problems}", "detail": jsonable_encoder(details)},
     )
 
 
-def field_name(location: tuple[Any, ...] | list[Any]) -> str:
+def field_name(location: Location) -> str:
     """``("body", "reservationId")`` -> ``reservationId``; the whole body when it is the problem."""
-    parts = [str(part) for part in location]
-    if parts and parts[0] in ("body", "path", "query", "header") and len(parts) > 1:
-        parts = parts[1:]
-    return ".".join(parts) or "body"
+    if location and location[0] in ("body", "path", "query", "header") and len(location) > 1:
+        location = location[1:]
+    return dotted(location)
 
 
 @api.exception_handler(StarletteHTTPException)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import restate
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from functions.common.validation import CHECKED_JSON, checked_input
+from functions.common.validation import pattern_app, typed_handler
 from functions.parallelize_work.subtask_work import do_subtask_work
 
 
@@ -66,8 +66,7 @@ class TaskResult(BaseModel):
 fan_out_worker = restate.Service("FanOutWorker")
 
 
-@fan_out_worker.handler("Run", input_serde=CHECKED_JSON)
-@checked_input
+@typed_handler(fan_out_worker.handler, "Run")
 async def run(ctx: restate.Context, task: Task) -> TaskResult:
     # Start every call before awaiting any: awaiting each in turn would run the subtasks one by one.
     calls = [ctx.service_call(run_subtask, arg=subtask) for subtask in task.subtasks()]
@@ -76,8 +75,7 @@ async def run(ctx: restate.Context, task: Task) -> TaskResult:
     return aggregate(results)
 
 
-@fan_out_worker.handler("RunSubtask", input_serde=CHECKED_JSON)
-@checked_input
+@typed_handler(fan_out_worker.handler, "RunSubtask")
 async def run_subtask(ctx: restate.Context, subtask: SubTask) -> SubTaskResult:
     # Journaled: once a subtask's work is done, a retry of this invocation does not do it again.
     outcome = await ctx.run_typed(
@@ -90,4 +88,4 @@ def aggregate(results: list[SubTaskResult]) -> TaskResult:
     return TaskResult(description=", ".join(result.description for result in results))
 
 
-app = restate.app(services=[fan_out_worker])
+app = pattern_app([fan_out_worker])

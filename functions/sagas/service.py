@@ -64,7 +64,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from restate import RunOptions, TerminalError
 
 from functions.common.logs import pattern_logger
-from functions.common.validation import CHECKED_JSON, checked_input
+from functions.common.validation import pattern_app, typed_handler
 from functions.sagas import payment_provider
 from functions.sagas.settings import Settings
 from functions.sagas.travel_partners import (
@@ -138,8 +138,7 @@ class Compensation:
 booking_workflow = restate.Workflow("BookingWorkflow")
 
 
-@booking_workflow.main("Run", input_serde=CHECKED_JSON)
-@checked_input
+@typed_handler(booking_workflow.main, "Run")
 async def run(ctx: restate.WorkflowContext, booking: BookingRequest) -> BookingSummary:
     trip_id = ctx.key()
     compensations: list[Compensation] = []
@@ -203,4 +202,4 @@ async def run(ctx: restate.WorkflowContext, booking: BookingRequest) -> BookingS
     )
 
 
-app = restate.app(services=[booking_workflow, flights, car_rentals])
+app = pattern_app([booking_workflow, flights, car_rentals])

@@ -15,7 +15,7 @@ import restate
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from functions.common.logs import pattern_logger
-from functions.common.validation import CHECKED_JSON, checked_input
+from functions.common.validation import typed_handler
 
 logger = pattern_logger(__name__)
 
@@ -43,22 +43,19 @@ class BookingId(RootModel[NonEmpty]):
 flights = restate.Service("Flights")
 
 
-@flights.handler("Reserve", input_serde=CHECKED_JSON)
-@checked_input
+@typed_handler(flights.handler, "Reserve")
 async def reserve_flight(ctx: restate.Context, request: FlightRequest) -> str:
     booking_id = str(ctx.uuid())
     logger.info("Flight reserved: %s (flight %s for %s)", booking_id, request.flight_id, request.passenger_name)
     return booking_id
 
 
-@flights.handler("Confirm", input_serde=CHECKED_JSON)
-@checked_input
+@typed_handler(flights.handler, "Confirm")
 async def confirm_flight(ctx: restate.Context, booking_id: BookingId) -> None:
     logger.info("Flight confirmed: %s", booking_id.root)
 
 
-@flights.handler("Cancel", input_serde=CHECKED_JSON)
-@checked_input
+@typed_handler(flights.handler, "Cancel")
 async def cancel_flight(ctx: restate.Context, booking_id: BookingId) -> None:
     logger.info("Flight cancelled: %s", booking_id.root)
 
@@ -66,21 +63,18 @@ async def cancel_flight(ctx: restate.Context, booking_id: BookingId) -> None:
 car_rentals = restate.Service("CarRentals")
 
 
-@car_rentals.handler("Reserve", input_serde=CHECKED_JSON)
-@checked_input
+@typed_handler(car_rentals.handler, "Reserve")
 async def reserve_car(ctx: restate.Context, request: CarRequest) -> str:
     booking_id = str(ctx.uuid())
     logger.info("Car reserved: %s (at %s on %s)", booking_id, request.pickup_location, request.rental_date)
     return booking_id
 
 
-@car_rentals.handler("Confirm", input_serde=CHECKED_JSON)
-@checked_input
+@typed_handler(car_rentals.handler, "Confirm")
 async def confirm_car(ctx: restate.Context, booking_id: BookingId) -> None:
     logger.info("Car confirmed: %s", booking_id.root)
 
 
-@car_rentals.handler("Cancel", input_serde=CHECKED_JSON)
-@checked_input
+@typed_handler(car_rentals.handler, "Cancel")
 async def cancel_car(ctx: restate.Context, booking_id: BookingId) -> None:
     logger.info("Car cancelled: %s", booking_id.root)

@@ -38,7 +38,7 @@ from pydantic import BaseModel, Field
 from restate import TerminalError
 
 from functions.common.logs import pattern_logger
-from functions.common.validation import CHECKED_JSON, checked_input
+from functions.common.validation import pattern_app, typed_handler
 from functions.scheduling_tasks.notifications import escalate_to_support, send_reminder_email
 from functions.scheduling_tasks.settings import Settings
 
@@ -95,8 +95,7 @@ payment_tracker = restate.VirtualObject(
 )
 
 
-@payment_tracker.handler("OnPaymentFailure", input_serde=CHECKED_JSON)
-@checked_input
+@typed_handler(payment_tracker.handler, "OnPaymentFailure")
 async def on_payment_failure(ctx: restate.ObjectContext, event: InvoiceEvent) -> PaymentStatus:
     check_event(ctx, event, PAYMENT_FAILED)
     invoice = event.data.object
@@ -146,8 +145,7 @@ async def on_payment_failure(ctx: restate.ObjectContext, event: InvoiceEvent) ->
     return await current_status(ctx)
 
 
-@payment_tracker.handler("OnPaymentSuccess", input_serde=CHECKED_JSON)
-@checked_input
+@typed_handler(payment_tracker.handler, "OnPaymentSuccess")
 async def on_payment_success(ctx: restate.ObjectContext, event: InvoiceEvent) -> PaymentStatus:
     check_event(ctx, event, PAYMENT_SUCCEEDED)
     logger.info("Invoice %s paid (event %s)", event.data.object.id, event.id)
@@ -188,4 +186,4 @@ async def current_status(ctx: restate.ObjectSharedContext | restate.ObjectContex
     )
 
 
-app = restate.app(services=[payment_tracker])
+app = pattern_app([payment_tracker])

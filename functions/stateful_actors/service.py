@@ -25,6 +25,7 @@ from typing import Literal
 
 import restate
 
+from functions.common.validation import pattern_app
 from functions.stateful_actors.machine import transition
 
 Status = Literal["UP", "DOWN"]
@@ -55,4 +56,4 @@ async def tear_down(ctx: restate.ObjectContext) -> str:
     return f"{machine_id} is now down"
 
 
-app = restate.app(services=[machine_operator])
+app = pattern_app([machine_operator])

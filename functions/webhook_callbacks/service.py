@@ -40,7 +40,7 @@ from restate import TerminalError
 
 from functions.common.logs import pattern_logger
 from functions.common.settings import secret_setting
-from functions.common.validation import CHECKED_JSON, checked_input, parse_input
+from functions.common.validation import parse_input, pattern_app, typed_handler
 from functions.webhook_callbacks.settings import Settings
 from functions.webhook_callbacks.stripe_signature import SignatureError, signature_header_of, verify_signature
 
@@ -114,8 +114,7 @@ class EventReceipt(BaseModel):
 webhook_callback_router = restate.Service("WebhookCallbackRouter")
 
 
-@webhook_callback_router.handler("OnStripeEvent", input_serde=CHECKED_JSON)
-@checked_input
+@typed_handler(webhook_callback_router.handler, "OnStripeEvent")
 async def on_stripe_event(ctx: restate.Context, event: StripeEvent) -> EventReceipt:
     body = ctx.request().body
     if SIGNING_SECRET:
@@ -142,4 +141,4 @@ def check_signature(header: str | None, body: bytes) -> int:
         raise TerminalError(f"invalid Stripe webhook signature: {error}", status_code=400) from None
 
 
-app = restate.app(services=[webhook_callback_router])
+app = pattern_app([webhook_callback_router])

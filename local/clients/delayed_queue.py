@@ -15,41 +15,20 @@ import json
 import sys
 from typing import Any
 
-from functions.front_door.flows import Submission, parse_delay
-from local.clients import IngressError, add_ingress_arguments, checked, ingress_client
+from functions.front_door.flows import Submission, looks_like_an_id, parse_delay
+from local.clients import IngressError, add_ingress_arguments, checked_as, run_flow
 
 
 def submit_task(
     ingress_url: str, task_id: str, description: str, delay: str | None = None, token: str | None = None
 ) -> Submission:
-    params = {"delay": delay} if delay else {}
-    with ingress_client(ingress_url, token) as client:
-        response = checked(
-            client.post(
-                "/AsyncTaskWorker/RunTask/send",
-                params=params,
-                headers={"idempotency-key": task_id},
-                json={"id": task_id, "description": description},
-            )
-        )
-    answer = response.json()
-    return Submission(invocation_id=answer["invocationId"], status=answer["status"])
+    queued_after = parse_delay(delay) if delay else None
+    return run_flow(ingress_url, token, lambda flows: flows.submit_task(task_id, description, queued_after))
 
 
 def attach_to_task(ingress_url: str, task_id: str, token: str | None = None, timeout: float = 600.0) -> Any:
     """Wait for the task's result (returns at once if it already finished)."""
-    with ingress_client(ingress_url, token, timeout=timeout) as client:
-        response = checked(client.get(f"/restate/invocation/AsyncTaskWorker/RunTask/{task_id}/attach"))
-    return response.json()
-
-
-def delay_argument(value: str) -> str:
-    # Passed on as written (the ingress reads the unit), but checked here as the front door checks it.
-    try:
-        parse_delay(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    return value
+    return run_flow(ingress_url, token, lambda flows: flows.attach_to_task(task_id, timeout))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,11 +36,14 @@ def main(argv: list[str] | None = None) -> None:
     add_ingress_arguments(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     submit = commands.add_parser("submit", help="queue a task (optionally delayed)")
-    submit.add_argument("--id", required=True, help="task id, used as the idempotency key")
+    submit.add_argument(
+        "--id", required=True, type=checked_as(looks_like_an_id), help="task id, used as the idempotency key"
+    )
     submit.add_argument("--description", required=True)
-    submit.add_argument("--delay", type=delay_argument, help="run the task this much later, e.g. 10s")
+    submit.add_argument("--delay", type=checked_as(parse_delay), help="run the task this much later, e.g. 10s")
     attach = commands.add_parser("attach", help="wait for a submitted task's result")
-    attach.add_argument("--id", required=True)
+    # Checked too: an id the submit refuses could not be attached to.
+    attach.add_argument("--id", required=True, type=checked_as(looks_like_an_id))
     args = parser.parse_args(argv)
     try:
         if args.command == "submit":

@@ -9,21 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from urllib.parse import quote
 
-from local.clients import IngressError, add_ingress_arguments, checked, ingress_client
+from local.clients import IngressError, add_ingress_arguments, run_flow
 
 
 def reserve_product(ingress_url: str, product_id: str, reservation_id: str, token: str | None = None) -> bool:
     """True if this reservation got the product. Repeating a reservation id repeats its answer."""
-    with ingress_client(ingress_url, token) as client:
-        response = checked(
-            client.post(
-                f"/ProductService/{quote(product_id, safe='')}/Reserve", headers={"idempotency-key": reservation_id}
-            )
-        )
-    reserved: bool = response.json()
-    return reserved
+    return run_flow(ingress_url, token, lambda flows: flows.reserve_product(product_id, reservation_id))
 
 
 def main(argv: list[str] | None = None) -> None:
