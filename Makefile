@@ -63,8 +63,9 @@ DEPLOY_TOOLS := $(VENV)/.installed node_modules/.installed $(STATE)/bundles/.ins
 
 install: $(DEPLOY_TOOLS) $(STATE)/kafka-jars/.installed $(STATE)/wheelhouse/.installed
 
+# NODES=3: a Restate cluster of three nodes instead of one server.
 dev: install
-	$(PY) -m local.stack
+	$(PY) -m local.stack $(if $(NODES),--nodes $(NODES))
 
 demo: install
 	$(PY) -m local.demo

@@ -138,6 +138,8 @@ class LocalStack:
     """Functions outside the catalog, served but not registered (tests use these)."""
     http_apis: Iterable[HttpApi] = HTTP_APIS
     """Served through a local Function URL each, calling this stack's ingress; never registered."""
+    nodes: int = 1
+    """Restate nodes: 1, or a cluster (3 keeps every partition when one node is lost)."""
 
     def __post_init__(self) -> None:
         self.patterns = tuple(self.patterns)
@@ -155,6 +157,7 @@ class LocalStack:
             ports=self.ports,
             restate_settings=RESTATE_SETTINGS,
             kafka_jars_dir=STATE_DIR / "kafka-jars",
+            nodes=self.nodes,
         )
         self.lambda_runtime: LocalLambdaRuntime | None = None
         self.restate: RestateServer | None = None
@@ -198,6 +201,11 @@ class LocalStack:
     @property
     def admin_url(self) -> str:
         return self.harness.admin_url
+
+    @property
+    def ingress_urls(self) -> list[str]:
+        """Every node's ingress (one node: just :attr:`ingress_url`)."""
+        return self.harness.ingress_urls
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -276,11 +284,18 @@ class LocalStack:
             if front_door
             else ""
         )
+        cluster = self.harness.cluster
+        restate = (
+            "".join(
+                f"\n  Node {node.name}          ingress {node.ingress_url}   admin + UI {node.admin_url}"
+                for node in cluster.nodes
+            )
+            if cluster is not None
+            else f"\n  Ingress          {self.ingress_url}\n  Admin API + UI   {self.admin_url}"
+        )
         return f"""
 Local Restate + Lambda stack is ready.
-
-  Ingress          {self.ingress_url}
-  Admin API + UI   {self.admin_url}
+{restate}
   Kafka bootstrap  {self.kafka_bootstrap if self.with_kafka else "(off)"}   cluster `{KAFKA_CLUSTER}`
   Lambda runtime   {self.lambda_runtime.url}
   AWS (moto)       {self.aws.url}
@@ -308,6 +323,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the local Restate + Lambda stack in the foreground.")
     parser.add_argument("--state-dir", type=Path, default=STATE_DIR / "dev")
     parser.add_argument("--no-kafka", action="store_true", help="do not start Kafka")
+    parser.add_argument("--nodes", type=int, default=1, help="Restate nodes: 1, or 3 for a cluster that survives one")
     parser.add_argument(
         "--random-ports",
         action="store_true",
@@ -328,6 +344,7 @@ def main(argv: list[str] | None = None) -> None:
         ports=StackPorts.random() if args.random_ports else StackPorts(),
         with_kafka=not args.no_kafka,
         function_settings=settings_from(os.environ),
+        nodes=args.nodes,
     )
     try:
         print("Starting the local stack (first run downloads the Kafka jars)...", flush=True)

@@ -39,7 +39,8 @@ from typing import Any, Self
 
 import httpx
 
-from restate_lambda.local.aws_endpoint import LocalAwsEndpoint
+from restate_lambda.local.aws_endpoint import LOCAL_CREDENTIALS, LocalAwsEndpoint
+from restate_lambda.local.cluster import NodePorts, RestateCluster, SnapshotStore
 from restate_lambda.local.kafka_broker import KafkaBroker, ensure_kafka_jars, ensure_topics, produce
 from restate_lambda.local.lambda_runtime import FunctionSpec, LocalLambdaRuntime
 from restate_lambda.local.processes import free_port, stop_all, tail
@@ -144,6 +145,8 @@ class LocalHarness:
         restate_settings: Mapping[str, str] | None = None,
         kafka_jars_dir: Path | None = None,
         prewarm: bool = True,
+        nodes: int = 1,
+        replication: int = 2,
     ) -> None:
         self.functions = {
             name: Function(value) if isinstance(value, str) else value for name, value in functions.items()
@@ -167,6 +170,12 @@ class LocalHarness:
         self.kafka: KafkaBroker | None = None
         self.runtime: LocalLambdaRuntime | None = None
         self.restate: RestateServer | None = None
+        """The one restate-server; None with ``nodes`` above 1, where :attr:`cluster` has the servers."""
+        if nodes < 1:
+            raise ValueError(f"nodes must be at least 1, got {nodes}")
+        self.nodes = nodes
+        self.replication = min(replication, nodes)
+        self.cluster: RestateCluster | None = None
         self.specs: dict[str, FunctionSpec] = {}
         """Each function's spec as it is served now (after :meth:`publish`, the new version's)."""
         self.arns: dict[str, str] = {}
@@ -216,7 +225,15 @@ class LocalHarness:
             self._ingress = httpx.Client(base_url=self.ingress_url, timeout=60)
         return self._ingress
 
+    @property
+    def ingress_urls(self) -> list[str]:
+        """Every node's ingress: one, or with ``nodes`` above 1 one per node (the first is :attr:`ingress_url`)."""
+        return self.cluster.ingress_urls if self.cluster is not None else [self.ingress_url]
+
     def admin(self) -> RestateAdmin:
+        """The admin API: of a node that runs, in a cluster (any node answers for the whole cluster)."""
+        if self.cluster is not None and self.cluster.live_nodes():
+            return self.cluster.admin()
         return RestateAdmin(self.admin_url)
 
     def function_environment(self) -> dict[str, str]:
@@ -292,8 +309,40 @@ class LocalHarness:
             settings=self.restate_settings,
         )
         minimum = KAFKA_MINIMUM_VERSION if self.with_kafka else MINIMUM_VERSION
-        servers.append(_Starting(self.restate, lambda server: server.start(minimum_version=minimum)))
+        if self.nodes == 1:
+            servers.append(_Starting(self.restate, lambda server: server.start(minimum_version=minimum)))
+            self._start_together(servers)
+            return
+        self.restate = None
+        snapshots = None
+        if self.aws is not None:
+            # The snapshots' bucket must be there before a node takes its first snapshot.
+            self._start_together([self.aws])
+            servers.remove(self.aws)
+            snapshots = self._snapshot_store(self.aws)
+        self.cluster = RestateCluster(
+            self.base_dir / "restate",
+            lambda_endpoint=self.runtime.url,
+            log_dir=self.log_dir,
+            nodes=self.nodes,
+            replication=self.replication,
+            executable=self.restate_server,
+            settings=self.restate_settings,
+            snapshots=snapshots,
+            first_node_ports=NodePorts(fabric=self.ports.node, admin=self.ports.admin, ingress=self.ports.ingress),
+        )
+        servers.append(self.cluster)
         self._start_together(servers)
+
+    SNAPSHOT_BUCKET = "restate-snapshots"
+
+    def _snapshot_store(self, aws: LocalAwsEndpoint) -> SnapshotStore:
+        """moto's S3 as the cluster's snapshot repository, as S3 would be on AWS (log trimming needs one)."""
+        import boto3  # the [local] extra's, with moto
+
+        s3 = boto3.client("s3", endpoint_url=aws.url, region_name="us-east-1", **_boto_credentials())
+        s3.create_bucket(Bucket=self.SNAPSHOT_BUCKET)
+        return SnapshotStore(f"s3://{self.SNAPSHOT_BUCKET}/cluster", endpoint_url=aws.url)
 
     def _start_together(self, servers: list[Any]) -> None:
         """Start the servers at once (they only need each other's ports, chosen already); all or none."""
@@ -335,7 +384,9 @@ class LocalHarness:
         return [process.pid for process in self._server_processes()]
 
     def _server_processes(self) -> list[subprocess.Popen[bytes]]:
-        processes = (getattr(part, "process", None) for part in self._started)
+        processes = [getattr(part, "process", None) for part in self._started]
+        if self.cluster is not None:
+            processes += [node.process for node in self.cluster.nodes]
         return [process for process in processes if isinstance(process, subprocess.Popen)]
 
     def stop(self) -> None:
@@ -434,11 +485,19 @@ class LocalHarness:
         """The last ``lines`` of restate-server's log and of each function's (of ``functions``, if given)."""
         if self.base_dir is None:
             return "(the harness is not running: no logs)"
-        paths = [self.server_log_path] if functions is None else []
+        servers = [node.log_file for node in self.cluster.nodes] if self.cluster is not None else [self.server_log_path]
+        paths = servers if functions is None else []
         paths += [self.log_path(name) for name in (self.functions if functions is None else functions)]
         return "\n".join(
             f"----- {path.name} (last lines) -----\n{tail(path, lines)}" for path in paths if path.exists()
         )
+
+
+def _boto_credentials() -> dict[str, str]:
+    return {
+        "aws_access_key_id": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    }
 
 
 class _Starting:

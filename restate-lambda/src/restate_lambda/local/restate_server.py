@@ -43,6 +43,17 @@ past about 4.5 MB of body Lambda refuses every attempt (6 MB limit) and the invo
 forever. A body over this limit is refused at the ingress instead, at once, with a 413."""
 
 
+LOCAL_SETTINGS = {
+    "RESTATE_DISABLE_TELEMETRY": "true",
+    "RESTATE_LOG_DISABLE_ANSI_CODES": "true",
+    "RESTATE_INGRESS__REQUEST_SIZE_LIMIT": DEFAULT_INGRESS_REQUEST_SIZE_LIMIT,
+    # Fewer partitions and a smaller cache: a laptop-sized server starts faster.
+    "RESTATE_DEFAULT_NUM_PARTITIONS": "4",
+    "RESTATE_ROCKSDB_TOTAL_MEMORY_SIZE": "512MB",
+}
+"""Restate's configuration (as environment variables) for every server the harness runs, a cluster's nodes too."""
+
+
 class RestateServerNotFound(FileNotFoundError):
     """No restate-server where the harness looks; the message says how to install one."""
 
@@ -154,14 +165,9 @@ class RestateServer:
             "RESTATE_BIND_PORT": str(self.ports.node),
             "RESTATE_INGRESS__BIND_PORT": str(self.ports.ingress),
             "RESTATE_ADMIN__BIND_PORT": str(self.ports.admin),
-            "RESTATE_DISABLE_TELEMETRY": "true",
             # The invoker spills to TMPDIR; keep that inside the server's own state folder.
             "TMPDIR": str(self.base_dir / "tmp"),
-            "RESTATE_LOG_DISABLE_ANSI_CODES": "true",
-            "RESTATE_INGRESS__REQUEST_SIZE_LIMIT": DEFAULT_INGRESS_REQUEST_SIZE_LIMIT,
-            # Fewer partitions and a smaller cache: a laptop-sized single node starts faster.
-            "RESTATE_DEFAULT_NUM_PARTITIONS": "4",
-            "RESTATE_ROCKSDB_TOTAL_MEMORY_SIZE": "512MB",
+            **LOCAL_SETTINGS,
             **self.settings,
         }
 

@@ -1,0 +1,119 @@
+"""A three-node Restate cluster in the harness (``nodes=3``) keeps its invocations when a node dies.
+
+The handlers are written here; each records its one side effect in a file, so that an effect run
+twice would show. Every node invokes the local Lambda runtime for the partitions it leads.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+from restate_lambda.local import LocalHarness
+from restate_lambda.local.aws_endpoint import LOCAL_CREDENTIALS
+
+HANDLERS = """
+import os
+from datetime import timedelta
+
+import restate
+
+counter = restate.Service("Counter")
+
+
+@counter.handler()
+async def count(ctx: restate.Context, name: str) -> str:
+    await ctx.sleep(timedelta(seconds=1))
+
+    def effect() -> None:
+        with open(os.environ["EFFECTS"], "a") as effects:
+            effects.write(name + "\\n")
+
+    await ctx.run("effect", effect)
+    return f"counted {name}"
+
+
+app = restate.app(services=[counter])
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHarness]:
+    source = tmp_path_factory.mktemp("cluster_source")
+    (source / "counter.py").write_text(textwrap.dedent(HANDLERS))
+    effects = source / "effects.txt"
+    effects.touch()
+    with LocalHarness(
+        {"counter": "counter:app"}, source=source, environment={"EFFECTS": str(effects)}, nodes=3, aws=True
+    ) as harness:
+        yield harness
+
+
+def effects_of(harness: LocalHarness) -> list[str]:
+    return Path(harness.environment["EFFECTS"]).read_text().split()
+
+
+def call_any_node(harness: LocalHarness, name: str) -> tuple[str, int]:
+    """What a client that survives a node does: the same call, same idempotency key, on the next node."""
+    refused = 0
+    for url in harness.ingress_urls * 20:
+        try:
+            answer = httpx.post(f"{url}/Counter/count", json=name, headers={"idempotency-key": name}, timeout=60)
+        except httpx.TransportError:
+            refused += 1
+            continue
+        answer.raise_for_status()
+        return answer.json(), refused
+    raise AssertionError(f"no node answered {name}")
+
+
+def test_every_node_serves_the_cluster_s_functions(cluster: LocalHarness) -> None:
+    assert len(cluster.ingress_urls) == 3 and cluster.ingress_urls[0] == cluster.ingress_url
+    assert cluster.cluster is not None and len(cluster.cluster.leaders()) == cluster.cluster.partitions()
+    names = [f"each-{uuid.uuid4().hex[:8]}-{index}" for index in range(3)]
+    for url, name in zip(cluster.ingress_urls, names, strict=True):
+        assert httpx.post(f"{url}/Counter/count", json=name, timeout=60).json() == f"counted {name}"
+    assert set(names) <= set(effects_of(cluster))
+
+
+def test_a_killed_node_loses_no_invocation_and_runs_no_effect_twice(cluster: LocalHarness) -> None:
+    assert cluster.cluster is not None
+    names = [f"kill-{uuid.uuid4().hex[:8]}-{index}" for index in range(12)]
+    for index, name in enumerate(names):
+        url = cluster.ingress_urls[index % 3]
+        sent = httpx.post(f"{url}/Counter/count/send", json=name, headers={"idempotency-key": name}, timeout=30)
+        assert sent.status_code in (200, 202), sent.text
+    victim = cluster.cluster.node_leading_most()
+    cluster.cluster.kill(victim)
+    cluster.cluster.wait_for_leaders(not_on=[victim])
+
+    answers = [call_any_node(cluster, name) for name in names]
+    assert [answer for answer, _ in answers] == [f"counted {name}" for name in names]
+    cluster.wait_until_idle()
+    effects = effects_of(cluster)
+    assert [effects.count(name) for name in names] == [1] * len(names)
+    assert cluster.retrying_invocations() == []
+
+    rejoined_after = cluster.cluster.restart(victim)
+    assert rejoined_after > 0
+    name = f"back-{uuid.uuid4().hex[:8]}"
+    assert httpx.post(f"{victim.ingress_url}/Counter/count", json=name, timeout=60).json() == f"counted {name}"
+
+
+def test_partition_snapshots_go_to_the_local_s3(cluster: LocalHarness) -> None:
+    assert cluster.cluster is not None and cluster.cluster.snapshots is not None
+    cluster.cluster.restatectl("snapshots", "create-snapshot", "0")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=cluster.aws_url,
+        region_name="us-east-1",
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=cluster.SNAPSHOT_BUCKET).get("Contents", [])]
+    assert "cluster/0/latest.json" in keys, keys
