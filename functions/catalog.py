@@ -189,7 +189,8 @@ PATTERNS: tuple[Pattern, ...] = (
         timeout_seconds=30,
         aws_access=(
             AwsAccess(
-                actions=("s3:CreateBucket",),
+                # ListBucket: so that a missing object (no email sent yet, see mailer.py) is a 404, not a 403.
+                actions=("s3:CreateBucket", "s3:ListBucket"),
                 resources=("arn:{partition}:s3:::{UPLOAD_BUCKET_PREFIX}-*",),
                 why_wildcards="Each upload gets its own bucket, named from the prefix and the upload id at run time.",
             ),

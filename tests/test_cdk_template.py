@@ -631,7 +631,7 @@ def test_data_upload_s_s3_grants_reach_buckets_of_the_deploying_account_only(tem
     # Bucket ARNs name no account: without the condition the grant would cover a bucket of a matching
     # name in any account.
     upload = Template.from_json(templates["data_upload"])
-    statement_in_a_policy(upload, {"Action": "s3:CreateBucket", "Condition": OWN_ACCOUNT})
+    statement_in_a_policy(upload, {"Action": ["s3:CreateBucket", "s3:ListBucket"], "Condition": OWN_ACCOUNT})
     statement_in_a_policy(upload, {"Action": ["s3:GetObject", "s3:PutObject"], "Condition": OWN_ACCOUNT})
     # SES identity ARNs carry the account themselves.
     statement_in_a_policy(upload, {"Action": "ses:SendEmail", "Condition": Match.absent()})

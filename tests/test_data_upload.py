@@ -16,7 +16,7 @@ import httpx
 import pytest
 from restate_lambda.local.aws_endpoint import LOCAL_CREDENTIALS
 
-from functions.data_upload import storage
+from functions.data_upload import mailer, storage
 from functions.data_upload.storage import OBJECT_KEY, bucket_name, uploaded_data
 from local.clients.data_upload import main as client_main
 from local.clients.data_upload import upload_data
@@ -181,3 +181,22 @@ def test_the_upload_step_creates_its_bucket_again_if_it_was_deleted_after_the_bu
 
     assert object_keys(stack, bucket) == [OBJECT_KEY]
     storage.s3_client.cache_clear()
+
+
+def test_the_email_step_run_again_after_its_result_was_lost_sends_no_second_email(stack, unique, monkeypatch):
+    # What a Restate node dying after Lambda sent the email leaves behind: the step runs a second time.
+    for name, value in {**stack.aws.function_environment(), "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    storage.s3_client.cache_clear()
+    mailer.ses_client.cache_clear()
+    mailer.ensure_sender_identity.cache_clear()
+    upload_id, recipient = f"mailed-{unique}", f"mailed-{unique}@example.com"
+    storage.create_bucket(bucket_name(upload_id))
+
+    first = mailer.send_url_by_email(recipient, upload_id, "https://example.com/data")
+    again = mailer.send_url_by_email(recipient, upload_id, "https://example.com/data")
+
+    assert again == first
+    assert len(emails_to(stack, recipient)) == 1
+    storage.s3_client.cache_clear()
+    mailer.ses_client.cache_clear()
