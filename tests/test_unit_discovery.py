@@ -8,67 +8,32 @@ sets them. The event is the one restate-server sends when a version is registere
 
 from __future__ import annotations
 
-import base64
 import json
 import re
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
 from functions.catalog import PATTERNS, Pattern
-from local.api_docs import API_DOCS, SERVICE_KINDS
-from local.processes import PROJECT_ROOT
+from local.api_docs import API_DOCS, DISCOVER_EVENT, SERVICE_KINDS, discovery_answers, manifest_of
 from tests.events import load_event
 
 DISCOVER = load_event("lambda_invoke_discover")
 OFFERED_MANIFESTS = [kind.strip() for kind in DISCOVER["headers"]["accept"].split(",")]
 
-ANSWER_DISCOVERY = """
-import json, os, sys
-from restate_lambda.local.lambda_worker import load_handler
 
-answers, sys.stdout = sys.stdout, sys.stderr  # whatever a handler prints must not mix with the answers
-request = json.load(sys.stdin)
-answered = {}
-for name, handler_path, environment in request["functions"]:
-    os.environ.update(environment, AWS_LAMBDA_FUNCTION_NAME=name)
-    answered[name] = load_handler(handler_path)(request["event"], None)
-answers.write(json.dumps(answered))
-"""
-
-SERVICE_TYPES = {"SERVICE": "Service", "VIRTUAL_OBJECT": "VirtualObject", "WORKFLOW": "Workflow"}
-"""Discovery's service types by the admin API's names for them, which ``local.api_docs`` uses."""
+def test_make_api_docs_sends_the_event_restate_server_sends():
+    assert DISCOVER_EVENT == DISCOVER
 
 
 @pytest.fixture(scope="module")
 def answers() -> dict[str, dict[str, Any]]:
     """Each pattern's answer to the discover event, by pattern name."""
-    request = {
-        "event": DISCOVER,
-        "functions": [(pattern.name, pattern.handler, dict(pattern.settings)) for pattern in PATTERNS],
-    }
-    # One process for all patterns, since each would pay the SDK's import again (a third of a second
-    # of CPU); every module still sees its own function name, which is what restate.app reads.
-    done = subprocess.run(
-        [sys.executable, "-c", ANSWER_DISCOVERY],
-        input=json.dumps(request).encode(),
-        capture_output=True,
-        cwd=PROJECT_ROOT,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr.decode(errors="replace")
-    answered: dict[str, dict[str, Any]] = json.loads(done.stdout)
-    return answered
+    return discovery_answers(PATTERNS, DISCOVER)
 
 
 def manifest(answer: dict[str, Any]) -> dict[str, Any]:
-    """The answer's body read as restate-server reads it: base64-decoded when the answer says it is encoded."""
-    body = answer.get("body") or ""
-    document: dict[str, Any] = json.loads(base64.b64decode(body) if answer.get("isBase64Encoded") else body)
-    return document
+    return manifest_of(answer)
 
 
 BY_PATTERN = pytest.mark.parametrize("pattern", PATTERNS, ids=lambda pattern: pattern.name)
@@ -114,7 +79,7 @@ def test_the_api_document_lists_the_handlers_and_input_schemas_that_discovery_pu
     published: set[str] = set()
     for answer in answers.values():
         for service in manifest(answer)["services"]:
-            path_format = SERVICE_KINDS[SERVICE_TYPES[service["ty"]]][1]
+            path_format = SERVICE_KINDS[service["ty"]][1]
             for handler in service["handlers"]:
                 path = path_format.format(service=service["name"], handler=handler["name"])
                 published.add(path)
