@@ -68,6 +68,16 @@ file, which includes this one with ``-r ../requirements.txt``, so that its extra
 in every other bundle and a change to them publishes a new version of that function only."""
 
 
+def code_sources(folder: str) -> tuple[str, ...]:
+    """The parts of the ``functions`` package a function of ``functions/<folder>`` runs, from the project root.
+
+    The one statement of it: the CDK app bundles these (stacks/bundling.py), and the local stack
+    hashes them into the code version it registers (local/stack.py), so a change to any of them is
+    a new version in both places and a change elsewhere is one in neither.
+    """
+    return ("functions/__init__.py", "functions/catalog.py", "functions/common", f"functions/{folder}")
+
+
 @dataclass(frozen=True)
 class AwsAccess:
     """AWS API calls a pattern's own code makes; the CDK app grants exactly these to its function.

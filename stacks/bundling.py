@@ -32,7 +32,7 @@ from restate_lambda.cdk.bundling import (
     requirement_files,
 )
 
-from functions.catalog import HTTP_APIS, PATTERNS, SHARED_REQUIREMENTS, HttpApi, Pattern
+from functions.catalog import HTTP_APIS, PATTERNS, SHARED_REQUIREMENTS, HttpApi, Pattern, code_sources
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = PROJECT_ROOT / "functions"
@@ -47,12 +47,7 @@ __all__ = ["Target", "requirement_files"]  # re-exported: the app and its tests 
 
 def pattern_sources(pattern_name: str) -> list[Path]:
     """The parts of the ``functions`` package a pattern's bundle holds (files and folders)."""
-    return [
-        FUNCTIONS_DIR / "__init__.py",
-        FUNCTIONS_DIR / "catalog.py",
-        FUNCTIONS_DIR / "common",
-        FUNCTIONS_DIR / pattern_name,
-    ]
+    return [PROJECT_ROOT / source for source in code_sources(pattern_name)]
 
 
 def requirements_file(entry: Pattern | HttpApi) -> Path:

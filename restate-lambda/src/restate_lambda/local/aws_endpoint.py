@@ -17,7 +17,14 @@ from pathlib import Path
 
 import httpx
 
-from restate_lambda.local.processes import port_is_open, start_guarded, stop_process, tail, wait_until_listening
+from restate_lambda.local.processes import (
+    loopback_url,
+    port_is_open,
+    start_guarded,
+    stop_process,
+    tail,
+    wait_until_listening,
+)
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 START_TIMEOUT_SECONDS = 30.0
@@ -33,7 +40,7 @@ class LocalAwsEndpoint:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return loopback_url(self.port)
 
     def function_environment(self) -> dict[str, str]:
         """What a function needs so that boto3 talks to this endpoint instead of AWS."""

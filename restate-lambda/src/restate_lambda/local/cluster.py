@@ -27,8 +27,13 @@ from functools import partial
 from pathlib import Path
 from typing import Self
 
-from restate_lambda.local.processes import free_port, port_is_open, start_guarded, stop_process, tail
-from restate_lambda.local.restate_server import LOCAL_SETTINGS, check_version, find_restate_server
+from restate_lambda.local.processes import free_port, loopback_url, port_is_open, start_guarded, stop_process, tail
+from restate_lambda.local.restate_server import (
+    LOCAL_SETTINGS,
+    check_version,
+    find_restate_server,
+    lambda_endpoint_environment,
+)
 from restate_lambda.registration.admin import RestateAdmin
 
 NODE_ROCKSDB_MEMORY = "256MB"
@@ -99,15 +104,15 @@ class RestateNode:
 
     @property
     def fabric_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.fabric}"
+        return loopback_url(self.ports.fabric)
 
     @property
     def admin_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.admin}"
+        return loopback_url(self.ports.admin)
 
     @property
     def ingress_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.ingress}"
+        return loopback_url(self.ports.ingress)
 
     @property
     def running(self) -> bool:
@@ -223,10 +228,7 @@ class RestateCluster:
         return {
             **os.environ,
             # Every node invokes the functions of the partitions it leads.
-            "AWS_ENDPOINT_URL_LAMBDA": self.lambda_endpoint,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_REGION": self.region,
+            **lambda_endpoint_environment(self.lambda_endpoint, self.region),
             **LOCAL_SETTINGS,
             "RESTATE_ROCKSDB_TOTAL_MEMORY_SIZE": NODE_ROCKSDB_MEMORY,
             **(self.snapshots.environment() if self.snapshots else {}),

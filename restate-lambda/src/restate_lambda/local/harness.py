@@ -43,7 +43,7 @@ from restate_lambda.local.aws_endpoint import LOCAL_CREDENTIALS, LocalAwsEndpoin
 from restate_lambda.local.cluster import NodePorts, RestateCluster, SnapshotStore
 from restate_lambda.local.kafka_broker import KafkaBroker, ensure_kafka_jars, ensure_topics, produce
 from restate_lambda.local.lambda_runtime import FunctionSpec, LocalLambdaRuntime
-from restate_lambda.local.processes import free_port, stop_all, tail
+from restate_lambda.local.processes import free_port, loopback_url, stop_all, tail
 from restate_lambda.local.record import StackRecord
 from restate_lambda.local.restate_server import (
     KAFKA_MINIMUM_VERSION,
@@ -189,20 +189,20 @@ class LocalHarness:
 
     @property
     def ingress_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.ingress}"
+        return loopback_url(self.ports.ingress)
 
     @property
     def admin_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.admin}"
+        return loopback_url(self.ports.admin)
 
     @property
     def lambda_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.lambda_runtime}"
+        return loopback_url(self.ports.lambda_runtime)
 
     @property
     def aws_url(self) -> str:
         assert self.with_aws, "start the harness with aws=True"
-        return f"http://127.0.0.1:{self.ports.aws}"
+        return loopback_url(self.ports.aws)
 
     @property
     def kafka_bootstrap(self) -> str:

@@ -8,6 +8,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
+from restate_lambda.local.processes import loopback_url
+
 
 class KeepAliveNoDelayHandler(BaseHTTPRequestHandler):
     """HTTP/1.1 keep-alive with TCP_NODELAY, as the AWS endpoints the callers expect."""
@@ -47,7 +49,7 @@ class LoopbackHttpServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return loopback_url(self.port)
 
     def start(self) -> Self:
         self._thread.start()

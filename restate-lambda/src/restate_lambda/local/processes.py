@@ -14,6 +14,14 @@ from typing import IO, Any
 
 from restate_lambda.local.guard import guarded
 
+LOOPBACK = "127.0.0.1"
+"""Where everything the harness starts listens: nothing is reachable from another machine."""
+
+
+def loopback_url(port: int) -> str:
+    """The URL of a server of the harness on ``port``: the one way the harness spells its addresses."""
+    return f"http://{LOOPBACK}:{port}"
+
 
 def free_port() -> int:
     """A port nothing listens on right now (the OS picks it; a later bind may still race)."""

@@ -27,7 +27,15 @@ from functools import cache
 from pathlib import Path
 from typing import Self
 
-from restate_lambda.local.processes import port_is_open, start_guarded, stop_process, tail, wait_until_listening
+from restate_lambda.local.processes import (
+    LOOPBACK,
+    loopback_url,
+    port_is_open,
+    start_guarded,
+    stop_process,
+    tail,
+    wait_until_listening,
+)
 from restate_lambda.registration.admin import AdminApiUnreachable, RestateAdmin, parse_version
 
 TESTED_VERSION = "1.7.12"
@@ -52,6 +60,17 @@ LOCAL_SETTINGS = {
     "RESTATE_ROCKSDB_TOTAL_MEMORY_SIZE": "512MB",
 }
 """Restate's configuration (as environment variables) for every server the harness runs, a cluster's nodes too."""
+
+
+def lambda_endpoint_environment(endpoint: str, region: str) -> dict[str, str]:
+    """What makes a restate-server invoke Lambda functions through ``endpoint``: the AWS SDK inside it
+    takes the endpoint from the environment, and still wants credentials and a region (dummy ones)."""
+    return {
+        "AWS_ENDPOINT_URL_LAMBDA": endpoint,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_REGION": region,
+    }
 
 
 class RestateServerNotFound(FileNotFoundError):
@@ -145,11 +164,11 @@ class RestateServer:
 
     @property
     def ingress_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.ingress}"
+        return loopback_url(self.ports.ingress)
 
     @property
     def admin_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.admin}"
+        return loopback_url(self.ports.admin)
 
     def admin(self) -> RestateAdmin:
         return RestateAdmin(self.admin_url)
@@ -157,11 +176,8 @@ class RestateServer:
     def environment(self) -> dict[str, str]:
         return {
             **os.environ,
-            "AWS_ENDPOINT_URL_LAMBDA": self.lambda_endpoint,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_REGION": self.region,
-            "RESTATE_BIND_IP": "127.0.0.1",
+            **lambda_endpoint_environment(self.lambda_endpoint, self.region),
+            "RESTATE_BIND_IP": LOOPBACK,
             "RESTATE_BIND_PORT": str(self.ports.node),
             "RESTATE_INGRESS__BIND_PORT": str(self.ports.ingress),
             "RESTATE_ADMIN__BIND_PORT": str(self.ports.admin),
