@@ -5,7 +5,7 @@ download URL in the workflow's durable promise ``url``; ``ResultAsEmail`` is a s
 anyone can call, before or after ``Run`` finished, to have that URL mailed::
 
     client --Run/send------------> Restate --> Run: create bucket -> upload (slow) -> presign URL
-    client --attach, wait 5 s----> Restate         |                                      |
+    client --attach, short wait--> Restate         |                                      |
                                                    |                    resolve promise "url", return URL
     fast: the attach answers with the URL <--------+--------------------------------------+
     slow: the client stops waiting and calls
@@ -21,11 +21,12 @@ themselves are in ``storage.py`` (S3) and ``mailer.py`` (SES). A second
 answered ``PreviouslyAccepted`` and an attach returns the first run's URL; called again, it is
 refused with 409.
 
-The upload takes a random time between ``UPLOAD_MIN_SECONDS`` and ``UPLOAD_MAX_SECONDS`` (default
-0-10 s, so the client's 5 s wait sees both outcomes). The duration comes from Restate's seeded
-random generator, so a replay draws the same one. It is spent inside the upload step, not in a
-durable sleep, because it stands for the transfer itself: a real transfer keeps the function busy
-and cannot be suspended half-way. That is why the Lambda timeout must exceed the maximum.
+The upload takes a random time between ``UPLOAD_MIN_SECONDS`` and ``UPLOAD_MAX_SECONDS``
+(settings.py; by default a range around the client's wait, so it sees both outcomes). The duration
+comes from Restate's seeded random generator, so a replay draws the same one. It is spent inside
+the upload step, not in a durable sleep, because it stands for the transfer itself: a real
+transfer keeps the function busy and cannot be suspended half-way. That is why the Lambda timeout
+must exceed the maximum.
 """
 
 from __future__ import annotations

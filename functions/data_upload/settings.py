@@ -25,11 +25,14 @@ def looks_like_a_bucket_prefix(prefix: str) -> str:
 
 class Settings(PatternSettings):
     upload_min_seconds: Seconds = Field(timedelta(seconds=0), alias="UPLOAD_MIN_SECONDS")
+    """The shortest an upload takes: its time is drawn at random up to ``UPLOAD_MAX_SECONDS``."""
     upload_max_seconds: Seconds = Field(timedelta(seconds=10), alias="UPLOAD_MAX_SECONDS")
-    """An upload takes a random time between these: by default both outcomes of the client's 5 s wait."""
+    """The longest an upload takes. The time is spent inside the upload step, so this must stay below
+    the function's timeout (catalog.py); a range around the client's wait shows both outcomes."""
     email_sender: Annotated[str, AfterValidator(looks_like_an_email_address)] = Field(
         "uploads@example.com", alias="UPLOAD_EMAIL_SENDER"
     )
+    """The sender of the URL emails: on AWS a verified SES identity (locally, registered with moto)."""
     bucket_prefix: Annotated[str, AfterValidator(looks_like_a_bucket_prefix)] = Field(
         "restate-data-upload", alias="UPLOAD_BUCKET_PREFIX"
     )

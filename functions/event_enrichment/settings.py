@@ -11,5 +11,6 @@ class Settings(PatternSettings):
     max_locations: int = Field(100, ge=1, le=1000, alias="PACKAGE_MAX_LOCATIONS")
     """A package keeps its newest location updates, at most this many, and only as many as fit into
     ``PACKAGE_BUDGET`` bytes (service.py): Restate hands an object's state to every invocation of it,
-    and a Lambda invocation carries at most 6 MB. With updates of at most 400 characters (1.6 KB in
-    4-byte characters), 1,000 take about 1.7 MB, so today the count binds first."""
+    and a Lambda invocation carries at most 6 MB. Updates have at most 400 characters (1.6 KB in
+    4-byte characters), so even as many as the upper limit allows fit the budget: today the count binds
+    first."""

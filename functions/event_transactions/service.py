@@ -17,9 +17,9 @@ step is journaled, a crash (or a Lambda timeout) in the middle resumes at the st
 with the same post id, instead of creating the post again.
 
 Waiting for moderation is a durable sleep, so no Lambda runs (or is billed) while it waits.
-``MODERATION_POLL_SECONDS`` sets the poll interval (default 5); the simulated moderation stays
-pending for a random number of polls between ``MODERATION_MIN_PENDING_POLLS`` and
-``MODERATION_MAX_PENDING_POLLS`` (default 1 and 3).
+``MODERATION_POLL_SECONDS`` sets the poll interval; the simulated moderation stays pending for a
+random number of polls between ``MODERATION_MIN_PENDING_POLLS`` and ``MODERATION_MAX_PENDING_POLLS``
+(all three in settings.py).
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ MAX_CONTENT_CHARACTERS = 10_000
 MAX_METADATA_CHARACTERS = 1_000
 JOURNAL_BYTES = 128 * 1024
 """What one ProcessPost's journal and output take besides the feed, at most: the entry it returns
-(40 KB: 10,000 characters of up to 4 bytes) and a few hundred bytes per moderation poll (at most
-100 polls, settings.py)."""
+(40 KB: ``MAX_CONTENT_CHARACTERS`` of up to 4 bytes) and a few hundred bytes per moderation poll
+(as many polls as ``MODERATION_MAX_PENDING_POLLS``'s upper limit in settings.py allows)."""
 FEED_BUDGET = state_budget(JOURNAL_BYTES)
 """A feed keeps its newest posts within these bytes (about 2.2 MB) as well as within ``FEED_MAX_POSTS``:
 a count alone does not bound bytes, and a feed past Lambda's payload limit would stall its user."""

@@ -1,6 +1,6 @@
 """Simulated transient failures, to watch Restate retry one subtask without redoing the others.
 
-``FANOUT_FLAKY_SUBTASKS`` lists subtask names (comma-separated, default none) whose work fails
+``FANOUT_FLAKY_SUBTASKS`` lists subtask names (comma-separated) whose work fails
 with an ordinary exception the first time an execution environment works on them; the retry
 goes through. The tests set it to get a failure they can count on; it stays out of the way
 otherwise.

@@ -9,7 +9,7 @@ Rules:
 
 * A charge of more than :data:`AMOUNT_LIMIT` is refused; any other amount is charged.
 * The provider remembers every payment id it has seen in a ledger: one small JSON file per
-  payment id in ``BOOKING_PAYMENT_LEDGER_DIR`` (default ``/tmp/sagas-payment-ledger``). On the
+  payment id in ``BOOKING_PAYMENT_LEDGER_DIR`` (see settings.py). On the
   local stack every Lambda worker shares that folder, as every caller of a real provider shares
   its database. On AWS each Lambda execution environment has its own ``/tmp``, so the simulation
   remembers less there; nothing in the demo depends on it.

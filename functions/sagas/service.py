@@ -46,10 +46,11 @@ When to push a compensation:
 
 Transient errors are not the saga's business: they are retried, and nothing is undone. Flights and
 CarRentals run as invocations of their own, which Restate retries; the workflow only ever sees
-their final answer. The charge is retried up to ``BOOKING_CHARGE_MAX_ATTEMPTS`` times (default 10,
-about 23 s of back-off); then the SDK turns its last error into a terminal one and the saga
-compensates, refunding the payment if it did go through after all. Compensations have no attempt
-limit of their own: they are retried with the invocation's retry policy, so each must be idempotent.
+their final answer. The charge is attempted up to ``BOOKING_CHARGE_MAX_ATTEMPTS`` times
+(settings.py), with a growing back-off in between; then the SDK turns its last error into a
+terminal one and the saga compensates, refunding the payment if it did go through after all.
+Compensations have no attempt limit of their own: they are retried with the invocation's retry
+policy, so each must be idempotent.
 """
 
 from __future__ import annotations

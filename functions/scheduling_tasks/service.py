@@ -26,7 +26,7 @@ per invoice is enough: the object remembers the invocation id of the reminder it
 failure event that arrives while that reminder is pending joins the running loop.
 
 State (per invoice): ``reminders_count``, ``paid``, ``escalated``, ``scheduled_reminder``.
-``PAYMENT_REMINDER_INTERVAL_SECONDS`` sets the interval (default 5 s, to watch the loop; a day in real life).
+``PAYMENT_REMINDER_INTERVAL_SECONDS`` sets the interval (settings.py: short, to watch the loop; a day in real life).
 """
 
 from __future__ import annotations

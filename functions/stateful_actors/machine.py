@@ -1,6 +1,6 @@
 """The factory machine that MachineOperator drives: slow to change state, and flaky.
 
-A transition takes ``MACHINE_TRANSITION_SECONDS`` (default 5) of durable sleep: the Lambda
+A transition takes ``MACHINE_TRANSITION_SECONDS`` of durable sleep: the Lambda
 function suspends instead of waiting, and Restate wakes it up when the time is over.
 
 The machine crashes now and then in the middle of a transition, as in Restate's own examples of
@@ -8,8 +8,8 @@ the pattern ("patterns-use-cases"): an ordinary exception, so Restate retries th
 replays its journal. ``MACHINE_CRASH_MODE``
 chooses how:
 
-* ``random`` (default): each attempt at a transition crashes with probability
-  ``MACHINE_CRASH_PROBABILITY`` (default 0.4, as in those examples); ``0`` turns crashes off. On
+* ``random``: each attempt at a transition crashes with probability
+  ``MACHINE_CRASH_PROBABILITY`` (its default as in those examples; see settings.py); ``0`` turns crashes off. On
   Lambda the attempt that resumes the handler after the sleep replays it from the start, so the
   crash can strike then too: the retry finds the sleep done in the journal and does not wait again.
 * ``once``: every transition crashes exactly the first time an execution environment runs it,

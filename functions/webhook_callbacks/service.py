@@ -21,7 +21,7 @@ event id. Because the one-way message carries that id as its idempotency key, Re
 Signatures: with ``STRIPE_WEBHOOK_SECRET`` set (the endpoint's ``whsec_...`` secret; on AWS the
 function reads it from the Secrets Manager secret ``STRIPE_WEBHOOK_SECRET_ARN`` names), a request
 whose ``Stripe-Signature`` is missing, wrong or older than ``STRIPE_WEBHOOK_TOLERANCE_SECONDS``
-(default 300) is refused with a terminal 400. The signature covers the exact bytes Stripe sent,
+(settings.py) is refused with a terminal 400. The signature covers the exact bytes Stripe sent,
 so it is checked over the request's raw body (``ctx.request().body``), not over the parsed event;
 an event that is not even valid is refused before that, and either way nothing is routed. The
 verdict is a journaled step: a retry of the invocation hours later replays it instead of judging the
