@@ -16,6 +16,7 @@ from restate_lambda.registration.admin import (
 
 from functions.catalog import CONSUMER_GROUP_OPTION, PATTERNS
 from local.stack import KAFKA_CLUSTER, LocalStack, subscription_spec
+from tests.cdk_support import RecordingProxy
 
 
 def test_every_catalog_function_is_registered_by_its_arn(stack, admin):
@@ -58,9 +59,11 @@ def test_unreachable_admin_api_fails_within_the_deadline_with_a_clear_reason():
     assert url in str(unreachable.value) and "not healthy after 2 s" in str(unreachable.value)
 
 
-def test_a_bearer_token_is_sent(stack):
-    # The local server accepts any token; what matters is that a tokened client still works.
-    RestateAdmin(stack.admin_url, token="secret-token").wait_until_healthy(timeout=5)
+def test_a_bearer_token_is_sent_and_the_admin_api_answers_through_a_proxy_that_reads_it(stack):
+    # The local server accepts any token, so a proxy in front of it records what the client sent.
+    with RecordingProxy(stack.admin_url) as proxy:
+        RestateAdmin(proxy.url, token="secret-token").wait_until_healthy(timeout=5)
+    assert proxy.authorizations and set(proxy.authorizations) == {"Bearer secret-token"}
 
 
 @pytest.mark.kafka
