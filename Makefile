@@ -13,13 +13,13 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 help:
 	@echo "make install install what the rest needs: .venv/, node_modules/, Kafka's jars and the bundles' wheels in .state/"
-	@echo "make demo    run every pattern's demo scenario (starts a local stack if none is running)"
+	@echo "make demo    run every pattern's demo scenario (starts a local stack if none is running; NODES=3 starts a cluster)"
 	@echo "make test    run the test suite (starts its own stacks on random ports)"
 	@echo "make unit    the tests that start no stack and synthesize nothing, in seconds (make test runs them too)"
 	@echo "make chaos   the fault tests, slow ones included (kills, restarts, bad input, duplicates), printing their figures"
 	@echo "make dev     run the local stack in the foreground (the catalog on restate_lambda.local): Restate, Kafka, moto, local Lambda"
 	@echo "make lint    ruff + mypy"
-	@echo "make api-docs  write functions/API.md from the schemas the handlers publish"
+	@echo "make api-docs  write functions/API.md from the manifests the handlers publish (no stack needed)"
 	@echo "make docs    rewrite the tables in docs/ from the code and the latest bench and chaos results"
 	@echo "make bench   the Lambda path against a long-running HTTP/2 endpoint, side by side: ratios, invocations, cost, sizes (ARGS=--quick)"
 	@echo "make package build the restate-lambda wheel (the constructs package) into dist/"
@@ -68,7 +68,7 @@ dev: install
 	$(PY) -m local.stack $(if $(NODES),--nodes $(NODES))
 
 demo: install
-	$(PY) -m local.demo
+	$(PY) -m local.demo $(if $(NODES),--nodes $(NODES))
 
 # Lambda runs the bundles on Python 3.13, the suite runs on this machine's Python: where a 3.13 exists
 # (PATH or pyenv), the unit tests and the shipped-artifact tests run on it first, in a venv of its own.
@@ -116,7 +116,7 @@ bench: install
 docs: $(VENV)/.installed
 	$(PY) -m local.reference_docs
 
-api-docs: install
+api-docs: $(VENV)/.installed
 	$(PY) -m local.api_docs
 
 # The constructs package as a wheel any CDK app installs: pip install dist/restate_lambda-*.whl

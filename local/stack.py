@@ -50,6 +50,7 @@ from functions.catalog import (
     PATTERNS,
     HttpApi,
     Pattern,
+    code_sources,
     subscription_options,
 )
 from functions.catalog import (
@@ -84,9 +85,8 @@ def code_version(pattern_name: str) -> str:
     locally the same happens when the source of the pattern (or of what it shares) changes.
     """
     digest = hashlib.sha256()
-    folders = [PROJECT_ROOT / "functions" / pattern_name, PROJECT_ROOT / "functions" / "common"]
-    for folder in folders:
-        for path in sorted(folder.rglob("*.py")):
+    for source in map(PROJECT_ROOT.joinpath, code_sources(pattern_name)):
+        for path in sorted(source.rglob("*.py")) if source.is_dir() else [source]:
             digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode())
             digest.update(path.read_bytes())
     return f"local-{digest.hexdigest()[:10]}"
@@ -176,16 +176,6 @@ class LocalStack:
             )
             for pattern in self.patterns
         }
-        # The local ingress takes no API key: the HTTP APIs get its URL and nothing else.
-        ingress = {INGRESS_URL_VARIABLE: f"http://127.0.0.1:{self.ports.ingress}"}
-        for api in self.http_apis:
-            functions[api.name] = Function(
-                handler=api.handler,
-                environment={**api.settings, **settings, **ingress},
-                timeout_seconds=api.timeout_seconds,
-                memory_mb=api.memory_mb,
-                register=False,
-            )
         functions.update({spec.name: served_only(spec) for spec in self.extra_functions})
         return functions
 
@@ -227,16 +217,39 @@ class LocalStack:
         self.kafka = self.harness.kafka
         try:
             self._check_services()
-            assert self.lambda_runtime is not None
-            for index, api in enumerate(self.http_apis):
-                port = self.ports.http_api if index == 0 else 0
-                server = FunctionUrlServer(self.lambda_runtime, api.name, port=port).start()
-                self._served.append(server)
-                self.function_urls[api.name] = server
+            self._serve_http_apis()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _http_api_function(self, api: HttpApi) -> Function:
+        """The HTTP API's function, calling every node's ingress: a call whose node is gone goes to the next."""
+        # The local ingress takes no API key: the HTTP APIs get its URLs and nothing else.
+        ingress = {INGRESS_URL_VARIABLE: ",".join(self.ingress_urls)}
+        return Function(
+            handler=api.handler,
+            environment={**api.settings, **self.function_settings, **ingress},
+            timeout_seconds=api.timeout_seconds,
+            memory_mb=api.memory_mb,
+            register=False,
+        )
+
+    def _serve_http_apis(self) -> None:
+        """Each HTTP API behind a local Function URL, its function published now that Restate runs.
+
+        Not given to the harness with the patterns: a cluster's further nodes get their ports as they
+        start, after the Lambda runtime, and the function's environment names every node's ingress.
+        """
+        assert self.lambda_runtime is not None
+        environment = self.harness.function_environment()
+        for index, api in enumerate(self.http_apis):
+            spec = self._http_api_function(api).spec(api.name, self.harness.source, environment)
+            arn = self.lambda_runtime.publish_version(spec)
+            port = self.ports.http_api if index == 0 else 0
+            server = FunctionUrlServer(self.lambda_runtime, arn, port=port).start()
+            self._served.append(server)
+            self.function_urls[api.name] = server
 
     def _check_services(self) -> None:
         admin = self.admin()
@@ -290,6 +303,8 @@ class LocalStack:
                 f"\n  Node {node.name}          ingress {node.ingress_url}   admin + UI {node.admin_url}"
                 for node in cluster.nodes
             )
+            # The clients and `make demo` go on to the next node when one is gone, given all of them.
+            + f"\n  Clients, make demo: export {INGRESS_URL_VARIABLE}={','.join(self.ingress_urls)}"
             if cluster is not None
             else f"\n  Ingress          {self.ingress_url}\n  Admin API + UI   {self.admin_url}"
         )

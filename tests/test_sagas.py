@@ -167,13 +167,15 @@ def test_a_charge_that_never_answers_is_given_up_then_refunded_exactly_once(stac
 def test_a_trip_runs_once_and_its_outcome_stays_available_without_charging_again(stack, ingress, unique):
     trip = f"trip-{unique}"
     first = book_trip(stack.ingress_url, trip, trip_request(unique, 1000))
-    again = book_trip(stack.ingress_url, trip, trip_request(unique, 1000))
+    again = ingress.post(f"/BookingWorkflow/{trip}/Run", json=trip_request(unique, 1000))
+    booked_again = book_trip(stack.ingress_url, trip, trip_request(unique, 1000))
     attached = ingress.get(f"/restate/workflow/BookingWorkflow/{trip}/attach")
 
     assert first.status_code == 200, first.text
     # A workflow runs once per key: Restate refuses a second Run and keeps the first one's outcome.
     assert again.status_code == 409, again.text
     assert attached.status_code == 200 and attached.json() == first.json()
+    assert booked_again.status_code == 200 and booked_again.json() == first.json()
     payment = first.json()["payment_id"]
     assert lines_about(stack, payment) == [f"Charged payment: {payment}"]
 

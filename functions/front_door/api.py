@@ -42,7 +42,7 @@ from functions.front_door.restate_gateway import RestateGateway, RestateProblem
 logger = logging.getLogger(__name__)
 
 CONFIG = front_door_config()
-RESTATE = RestateGateway(CONFIG.ingress_url, CONFIG.api_key, CONFIG.call_timeout_seconds)
+RESTATE = RestateGateway(CONFIG.ingress_urls, CONFIG.api_key, CONFIG.call_timeout_seconds)
 """Created once per cold start; Mangum runs every invocation on the same event loop, so it is reused."""
 
 

@@ -4,6 +4,10 @@ On AWS the CDK app sets ``RESTATE_INGRESS_URL`` and ``RESTATE_API_KEY_SECRET_ARN
 from Secrets Manager at import time, i.e. in Lambda's init phase, so a warm function never pays for
 it again (a rotated key reaches new execution environments only). Locally the stack sets the ingress
 URL of the local restate-server and no key; ``RESTATE_AUTH_TOKEN`` can carry a key directly.
+
+``RESTATE_INGRESS_URL`` may name several URLs separated by commas: the local stack's cluster gives
+every node's, and a call whose node is gone goes to the next (``failover.py``). The CDK app gives
+one, the ingress behind which a load balancer (or Restate Cloud) does the same.
 """
 
 from __future__ import annotations
@@ -13,14 +17,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from functions.catalog import API_KEY_SECRET_VARIABLE, API_KEY_VARIABLE, INGRESS_URL_VARIABLE
-from functions.common.ingress import DEFAULT_INGRESS_URL
+from functions.common.ingress import DEFAULT_INGRESS_URL, ingress_urls
 from functions.common.secrets import SecretUnavailable, read_secret
 from functions.front_door.settings import Settings
 
 
 @dataclass(frozen=True)
 class FrontDoorConfig:
-    ingress_url: str
+    ingress_urls: tuple[str, ...]
+    """One URL, or each node's of a cluster."""
     api_key: str | None
     upload_wait_seconds: float
     """The wait of POST /uploads when the request names none."""
@@ -39,10 +44,18 @@ def api_key(environ: Mapping[str, str]) -> str | None:
         raise RuntimeError(f"cannot read the Restate API key ({API_KEY_SECRET_VARIABLE}): {problem}") from None
 
 
+def configured_ingress_urls(environ: Mapping[str, str]) -> tuple[str, ...]:
+    try:
+        return ingress_urls(environ.get(INGRESS_URL_VARIABLE) or DEFAULT_INGRESS_URL)
+    except ValueError as problem:
+        # Without it the front door cannot call Restate at all: fail the cold start, naming the variable.
+        raise RuntimeError(f"{INGRESS_URL_VARIABLE}: {problem}") from None
+
+
 def front_door_config() -> FrontDoorConfig:
     settings = Settings.from_environment()
     return FrontDoorConfig(
-        ingress_url=(os.environ.get(INGRESS_URL_VARIABLE) or DEFAULT_INGRESS_URL).rstrip("/"),
+        ingress_urls=configured_ingress_urls(os.environ),
         api_key=api_key(os.environ),
         upload_wait_seconds=settings.upload_wait.total_seconds(),
         max_upload_wait_seconds=settings.max_upload_wait.total_seconds(),

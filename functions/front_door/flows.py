@@ -18,7 +18,9 @@ Plain httpx, on the same connection pool, makes the others - each place says why
 * a task's output or attach, and a workflow's attach: the SDK client has no call for them.
 
 Every id the user gives becomes an idempotency key or a workflow key, so a caller that retries
-a flow - after a timeout, a 503, a dropped connection - never gets anything done twice.
+a flow - after a timeout, a 503, a dropped connection - never gets anything done twice. For the
+same reason every call of a flow may be sent to another node of a cluster when its node is gone
+(``failover.py``), with the same key: the flows take one ingress URL or each node's.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ import httpx
 from restate.client import Client
 from restate.client_types import HttpError
 
-from functions.common.ingress import IngressError, checked
+from functions.common.ingress import Ingress, IngressError, checked, ingress_urls
+from functions.front_door.failover import REPEATABLE, async_client
 
 DEFAULT_UPLOAD_WAIT_SECONDS = 5.0
 """How long a caller waits for an upload's URL before having it emailed (the front door's default too)."""
@@ -146,13 +149,14 @@ class IngressFlows:
     """The flows over one connection pool: the front door keeps one per execution environment, so a
     warm Lambda reuses its connections; a client command opens one for its call (``async with``)."""
 
-    def __init__(self, ingress_url: str, api_key: str | None, call_timeout_seconds: float) -> None:
-        self.ingress_url = ingress_url.rstrip("/")
+    def __init__(self, ingress: Ingress, api_key: str | None, call_timeout_seconds: float) -> None:
+        self.ingress_urls = ingress_urls(ingress)
+        """One URL, or each node's of a cluster: a repeatable call whose node is gone goes to the next."""
         self.call_timeout_seconds = call_timeout_seconds
         headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         # Not restate.create_client(): it opens a new pool per `async with` and leaves httpx's 5 s
         # default timeout, which a cold Lambda behind Restate can exceed. The SDK client wraps ours.
-        self._http = httpx.AsyncClient(base_url=self.ingress_url, headers=headers, timeout=call_timeout_seconds)
+        self._http = async_client(self.ingress_urls, headers, call_timeout_seconds)
         self._client = Client(self._http, headers)
 
     async def __aenter__(self) -> Self:
@@ -225,8 +229,11 @@ class IngressFlows:
         workflow = f"/{UPLOAD_WORKFLOW}/{path_segment(upload_id)}"
         target = f"{UPLOAD_WORKFLOW}/Run"
         async with self._calling(target):
-            # httpx, not the SDK: `PreviouslyAccepted` tells the user this id was used before.
-            submission = checked(await self._http.post(f"{workflow}/Run/send"), target).json()
+            # httpx, not the SDK: `PreviouslyAccepted` tells the user this id was used before. Repeatable
+            # on another node without an idempotency key: a workflow runs once per key. (Repeated after
+            # a connection cut mid-send, it may be this very request's upload that was accepted before.)
+            sent = await self._http.post(f"{workflow}/Run/send", extensions={REPEATABLE: True})
+            submission = checked(sent, target).json()
             url = await self._attach_within(f"/restate/workflow{workflow}/attach", wait_seconds, target)
         already_started = submission["status"] == "PreviouslyAccepted"
         if url is not None:

@@ -8,7 +8,12 @@ scenarios (``local/demos``) use these too.
 
 Locally the ingress is http://127.0.0.1:8080 with no token; for a deployed environment set
 ``RESTATE_INGRESS_URL`` and ``RESTATE_AUTH_TOKEN`` (a Restate Cloud API key) or pass
-``--ingress`` / ``--token``.
+``--ingress`` / ``--token``. A cluster's nodes are given together, ``--ingress`` repeated or their
+URLs separated by commas (``RESTATE_INGRESS_URL`` too): a call whose node is gone goes to the next
+one, as the front door's calls do (``functions/front_door/failover.py``). Only a call that cannot
+be done twice is sent again, so every call here that would have no idempotency key gets one of
+its own (:func:`call_key`), kept across its attempts; reads and calls idempotent by nature (a
+workflow's run, a shared handler) go as they are, marked :data:`REPEATABLE`.
 """
 
 from __future__ import annotations
@@ -16,25 +21,59 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 
-from functions.common import ingress
-from functions.common.ingress import DEFAULT_INGRESS_URL
+from functions.catalog import INGRESS_URL_VARIABLE
+from functions.common.ingress import DEFAULT_INGRESS_URL, ingress_urls
+from functions.common.ingress import Ingress as Ingress  # where the clients and demos go: one URL or a cluster's
 from functions.common.ingress import IngressError as IngressError  # what the clients' and demos' callers catch
+from functions.common.ingress import checked as checked_call
+from functions.front_door.failover import REPEATABLE as REPEATABLE  # marks a call idempotent without a key
+from functions.front_door.failover import sync_client
 from functions.front_door.flows import IngressFlows
 
 ResultT = TypeVar("ResultT")
 
+CALL_FAILED = (IngressError, httpx.HTTPError, OSError)
+"""What a client command reports as its failure: Restate refused the call, or no ingress given answered it."""
+
+
+def ingress_argument(value: str) -> tuple[str, ...]:
+    try:
+        return ingress_urls(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+class IngressUrls(argparse.Action):
+    """``--ingress``, repeatable and comma-separated: the URLs given replace the default, in their order."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: Any = None
+    ) -> None:
+        given = getattr(namespace, self.dest)
+        setattr(namespace, self.dest, (*(() if given is self.default else given), *values))
+
 
 def add_ingress_arguments(parser: argparse.ArgumentParser) -> None:
+    default = os.environ.get(INGRESS_URL_VARIABLE) or DEFAULT_INGRESS_URL
+    try:
+        default_urls = ingress_urls(default)
+    except ValueError as error:
+        parser.error(f"{INGRESS_URL_VARIABLE}: {error}")
     parser.add_argument(
         "--ingress",
-        default=os.environ.get("RESTATE_INGRESS_URL", DEFAULT_INGRESS_URL),
-        help="Restate ingress URL (env RESTATE_INGRESS_URL, default %(default)s)",
+        action=IngressUrls,
+        type=ingress_argument,
+        default=default_urls,
+        metavar="URL[,URL...]",
+        help=f"Restate ingress URL; a cluster's nodes repeated or separated by commas, tried in turn when "
+        f"one is gone (env {INGRESS_URL_VARIABLE}, default {default})",
     )
     parser.add_argument(
         "--token",
@@ -59,13 +98,19 @@ def checked_as(check: Callable[[str], Any]) -> Callable[[str], str]:
     return checked_argument
 
 
-def ingress_client(ingress_url: str, token: str | None = None, timeout: float = 60.0) -> httpx.Client:
+def call_key() -> str:
+    """An idempotency key for one call that has none of its own: sent again to another node, it is not done twice."""
+    return f"call-{uuid.uuid4().hex}"
+
+
+def ingress_client(ingress: Ingress, token: str | None = None, timeout: float = 60.0) -> httpx.Client:
+    """A client of the ingress: of one URL, or of a cluster's nodes, repeatable calls going on to the next one."""
     headers = {"authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=ingress_url.rstrip("/"), headers=headers, timeout=timeout)
+    return sync_client(ingress_urls(ingress), headers, timeout)
 
 
 def run_flow(
-    ingress_url: str,
+    ingress: Ingress,
     token: str | None,
     flow: Callable[[IngressFlows], Awaitable[ResultT]],
     timeout: float = 60.0,
@@ -73,7 +118,7 @@ def run_flow(
     """Run one of the front door's ingress flows from the command line, over a connection pool of its own."""
 
     async def run() -> ResultT:
-        async with IngressFlows(ingress_url, token, timeout) as flows:
+        async with IngressFlows(ingress, token, timeout) as flows:
             return await flow(flows)
 
     return asyncio.run(run())
@@ -81,12 +126,12 @@ def run_flow(
 
 def checked(response: httpx.Response) -> httpx.Response:
     """``response``, unless the ingress refused the call: then :class:`IngressError` is raised."""
-    return ingress.checked(response, response.request.url.path)
+    return checked_call(response, response.request.url.path)
 
 
-def attach_to_invocation(ingress_url: str, invocation_id: str, token: str | None = None, timeout: float = 600.0) -> Any:
+def attach_to_invocation(ingress: Ingress, invocation_id: str, token: str | None = None, timeout: float = 600.0) -> Any:
     """Block until the invocation has run (however it was started); its output, None for a handler that returns none."""
-    with ingress_client(ingress_url, token, timeout=timeout) as client:
+    with ingress_client(ingress, token, timeout=timeout) as client:
         response = checked(client.get(f"/restate/invocation/{quote(invocation_id, safe='')}/attach"))
     # A handler returning None answers with an empty body, which is no JSON.
     return response.json() if response.content else None

@@ -12,22 +12,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-import httpx
-
 from functions.data_upload.email_address import looks_like_an_email_address
 from functions.front_door.flows import DEFAULT_UPLOAD_WAIT_SECONDS, UploadOutcome
-from local.clients import IngressError, add_ingress_arguments, checked_as, run_flow
+from local.clients import CALL_FAILED, Ingress, add_ingress_arguments, checked_as, run_flow
 
 
 def upload_data(
-    ingress_url: str,
+    ingress: Ingress,
     upload_id: str,
     email: str,
     wait_seconds: float = DEFAULT_UPLOAD_WAIT_SECONDS,
     token: str | None = None,
 ) -> UploadOutcome:
     """Start the upload (or find a used id's) and wait up to ``wait_seconds`` for its URL, else have it emailed."""
-    return run_flow(ingress_url, token, lambda flows: flows.upload(upload_id, email, wait_seconds))
+    return run_flow(ingress, token, lambda flows: flows.upload(upload_id, email, wait_seconds))
 
 
 def seconds_argument(value: str) -> float:
@@ -59,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         outcome = upload_data(args.ingress, args.id, args.email, args.wait, args.token)
-    except (IngressError, httpx.HTTPError, OSError) as error:
+    except CALL_FAILED as error:
         sys.exit(f"upload failed: {error}")
     print(outcome.describe(args.wait))
 

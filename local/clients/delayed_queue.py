@@ -16,19 +16,19 @@ import sys
 from typing import Any
 
 from functions.front_door.flows import Submission, looks_like_an_id, parse_delay
-from local.clients import IngressError, add_ingress_arguments, checked_as, run_flow
+from local.clients import CALL_FAILED, Ingress, add_ingress_arguments, checked_as, run_flow
 
 
 def submit_task(
-    ingress_url: str, task_id: str, description: str, delay: str | None = None, token: str | None = None
+    ingress: Ingress, task_id: str, description: str, delay: str | None = None, token: str | None = None
 ) -> Submission:
     queued_after = parse_delay(delay) if delay else None
-    return run_flow(ingress_url, token, lambda flows: flows.submit_task(task_id, description, queued_after))
+    return run_flow(ingress, token, lambda flows: flows.submit_task(task_id, description, queued_after))
 
 
-def attach_to_task(ingress_url: str, task_id: str, token: str | None = None, timeout: float = 600.0) -> Any:
+def attach_to_task(ingress: Ingress, task_id: str, token: str | None = None, timeout: float = 600.0) -> Any:
     """Wait for the task's result (returns at once if it already finished)."""
-    return run_flow(ingress_url, token, lambda flows: flows.attach_to_task(task_id, timeout))
+    return run_flow(ingress, token, lambda flows: flows.attach_to_task(task_id, timeout))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{submission.status} {submission.invocation_id}")
         else:
             print(json.dumps(attach_to_task(args.ingress, args.id, args.token)))
-    except (IngressError, OSError) as error:
+    except CALL_FAILED as error:
         sys.exit(f"{args.command} failed: {error}")
 
 

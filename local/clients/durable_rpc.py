@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from local.clients import IngressError, add_ingress_arguments, run_flow
+from local.clients import CALL_FAILED, Ingress, add_ingress_arguments, run_flow
 
 
-def reserve_product(ingress_url: str, product_id: str, reservation_id: str, token: str | None = None) -> bool:
+def reserve_product(ingress: Ingress, product_id: str, reservation_id: str, token: str | None = None) -> bool:
     """True if this reservation got the product. Repeating a reservation id repeats its answer."""
-    return run_flow(ingress_url, token, lambda flows: flows.reserve_product(product_id, reservation_id))
+    return run_flow(ingress, token, lambda flows: flows.reserve_product(product_id, reservation_id))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         reserved = reserve_product(args.ingress, args.productid, args.reservationid, args.token)
-    except (IngressError, OSError) as error:
+    except CALL_FAILED as error:
         sys.exit(f"reservation failed: {error}")
     print("true" if reserved else "false")
 

@@ -15,21 +15,33 @@ import sys
 from typing import Any
 from urllib.parse import quote
 
-from local.clients import IngressError, add_ingress_arguments, checked, ingress_client
+from local.clients import (
+    CALL_FAILED,
+    REPEATABLE,
+    Ingress,
+    add_ingress_arguments,
+    call_key,
+    checked,
+    ingress_client,
+)
 
 
-def register_package(ingress_url: str, package_id: str, destination: str, token: str | None = None) -> None:
-    with ingress_client(ingress_url, token) as client:
+def register_package(ingress: Ingress, package_id: str, destination: str, token: str | None = None) -> None:
+    with ingress_client(ingress, token) as client:
         checked(
             client.post(
-                f"/PackageTracker/{quote(package_id, safe='')}/RegisterPackage", json={"finalDestination": destination}
+                f"/PackageTracker/{quote(package_id, safe='')}/RegisterPackage",
+                json={"finalDestination": destination},
+                headers={"idempotency-key": call_key()},
             )
         )
 
 
-def package_info(ingress_url: str, package_id: str, token: str | None = None) -> dict[str, Any]:
-    with ingress_client(ingress_url, token) as client:
-        response = checked(client.post(f"/PackageTracker/{quote(package_id, safe='')}/GetPackageInfo"))
+def package_info(ingress: Ingress, package_id: str, token: str | None = None) -> dict[str, Any]:
+    with ingress_client(ingress, token) as client:
+        # A shared handler only reads: asking another node again changes nothing.
+        path = f"/PackageTracker/{quote(package_id, safe='')}/GetPackageInfo"
+        response = checked(client.post(path, extensions={REPEATABLE: True}))
     info: dict[str, Any] = response.json()
     return info
 
@@ -50,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"registered {args.package}")
         else:
             print(json.dumps(package_info(args.ingress, args.package, args.token), indent=2))
-    except (IngressError, OSError) as error:
+    except CALL_FAILED as error:
         sys.exit(f"{args.command} failed: {error}")
 
 

@@ -11,13 +11,14 @@ import sys
 from typing import Any
 from urllib.parse import quote
 
-from local.clients import IngressError, add_ingress_arguments, checked, ingress_client
+from local.clients import CALL_FAILED, REPEATABLE, Ingress, add_ingress_arguments, checked, ingress_client
 
 
-def user_feed(ingress_url: str, user_id: str, token: str | None = None) -> list[dict[str, Any]]:
+def user_feed(ingress: Ingress, user_id: str, token: str | None = None) -> list[dict[str, Any]]:
     """The user's published posts, oldest first."""
-    with ingress_client(ingress_url, token) as client:
-        response = checked(client.post(f"/UserFeed/{quote(user_id, safe='')}/GetFeed"))
+    with ingress_client(ingress, token) as client:
+        # A shared handler only reads: asking another node again changes nothing.
+        response = checked(client.post(f"/UserFeed/{quote(user_id, safe='')}/GetFeed", extensions={REPEATABLE: True}))
     posts: list[dict[str, Any]] = response.json()["posts"]
     return posts
 
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         print(json.dumps(user_feed(args.ingress, args.user, args.token), indent=2))
-    except (IngressError, OSError) as error:
+    except CALL_FAILED as error:
         sys.exit(f"reading the feed failed: {error}")
 
 

@@ -18,27 +18,37 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from local.clients import IngressError, add_ingress_arguments, attach_to_invocation, checked, ingress_client
+from local.clients import (
+    CALL_FAILED,
+    REPEATABLE,
+    Ingress,
+    add_ingress_arguments,
+    attach_to_invocation,
+    checked,
+    ingress_client,
+)
 
 
-def payment_status(ingress_url: str, invoice_id: str, token: str | None = None) -> dict[str, Any]:
+def payment_status(ingress: Ingress, invoice_id: str, token: str | None = None) -> dict[str, Any]:
     """``{"invoice_id", "paid", "reminders_count", "escalated", "scheduled_reminder"}``."""
-    with ingress_client(ingress_url, token) as client:
-        response = checked(client.post(f"/PaymentTracker/{quote(invoice_id, safe='')}/GetStatus"))
+    with ingress_client(ingress, token) as client:
+        # A shared handler only reads: asking another node again changes nothing.
+        path = f"/PaymentTracker/{quote(invoice_id, safe='')}/GetStatus"
+        response = checked(client.post(path, extensions={REPEATABLE: True}))
     status: dict[str, Any] = response.json()
     return status
 
 
 def wait_for_invocation(
-    ingress_url: str, invocation_id: str, token: str | None = None, timeout: float = 600.0
+    ingress: Ingress, invocation_id: str, token: str | None = None, timeout: float = 600.0
 ) -> dict[str, Any]:
     """Block until the invocation (e.g. a scheduled reminder) has run; returns its output."""
-    output: dict[str, Any] = attach_to_invocation(ingress_url, invocation_id, token, timeout)
+    output: dict[str, Any] = attach_to_invocation(ingress, invocation_id, token, timeout)
     return output
 
 
 def result_of_event(
-    ingress_url: str, invoice_id: str, handler: str, event_id: str, token: str | None = None, timeout: float = 60.0
+    ingress: Ingress, invoice_id: str, handler: str, event_id: str, token: str | None = None, timeout: float = 60.0
 ) -> dict[str, Any]:
     """What ``PaymentTracker[invoice].<handler>`` returned for the Stripe event ``event_id``.
 
@@ -48,14 +58,14 @@ def result_of_event(
     path = (
         f"/restate/invocation/PaymentTracker/{quote(invoice_id, safe='')}/{handler}/{quote(event_id, safe='')}/attach"
     )
-    with ingress_client(ingress_url, token, timeout=timeout) as client:
+    with ingress_client(ingress, token, timeout=timeout) as client:
         response = checked(client.get(path))
     output: dict[str, Any] = response.json()
     return output
 
 
 def wait_for_status(
-    ingress_url: str,
+    ingress: Ingress,
     invoice_id: str,
     done: Callable[[dict[str, Any]], bool],
     what: str,
@@ -65,7 +75,7 @@ def wait_for_status(
     """Poll the tracker until ``done(status)``; AssertionError naming ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
-        status = payment_status(ingress_url, invoice_id, token)
+        status = payment_status(ingress, invoice_id, token)
         if done(status):
             return status
         if time.monotonic() > deadline:
@@ -89,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
             if status["scheduled_reminder"] is None:
                 sys.exit(f"no reminder is scheduled for invoice {args.invoice}")
             status = wait_for_invocation(args.ingress, status["scheduled_reminder"], args.token)
-    except (IngressError, OSError) as error:
+    except CALL_FAILED as error:
         sys.exit(f"{args.command} failed: {error}")
     print(json.dumps(status))
 

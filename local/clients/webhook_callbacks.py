@@ -19,7 +19,7 @@ import uuid
 from typing import Any
 
 from functions.webhook_callbacks.stripe_signature import signature_header
-from local.clients import IngressError, add_ingress_arguments, checked, ingress_client
+from local.clients import CALL_FAILED, Ingress, add_ingress_arguments, call_key, checked, ingress_client
 
 WEBHOOK_PATH = "/WebhookCallbackRouter/OnStripeEvent"
 
@@ -36,28 +36,33 @@ def stripe_event(event_type: str, invoice_id: str, customer: str, event_id: str 
 
 
 def post_stripe_event(
-    ingress_url: str,
+    ingress: Ingress,
     body: bytes,
     signing_secret: str | None = None,
     token: str | None = None,
 ) -> dict[str, Any]:
-    """Post raw event bytes as Stripe does; returns the router's receipt."""
-    headers = {"content-type": "application/json"}
+    """Post raw event bytes as Stripe does; returns the router's receipt.
+
+    Each delivery has an idempotency key of its own, so that sent again to another node of a cluster
+    it is still one delivery; a redelivery (a new delivery of the same event) is routed once by the
+    router itself, by the event's id.
+    """
+    headers = {"content-type": "application/json", "idempotency-key": call_key()}
     if signing_secret:
         headers["stripe-signature"] = signature_header(signing_secret, body, int(time.time()))
-    with ingress_client(ingress_url, token) as client:
+    with ingress_client(ingress, token) as client:
         response = checked(client.post(WEBHOOK_PATH, content=body, headers=headers))
     receipt: dict[str, Any] = response.json()
     return receipt
 
 
 def send_stripe_event(
-    ingress_url: str,
+    ingress: Ingress,
     event: dict[str, Any],
     signing_secret: str | None = None,
     token: str | None = None,
 ) -> dict[str, Any]:
-    return post_stripe_event(ingress_url, json.dumps(event).encode(), signing_secret, token)
+    return post_stripe_event(ingress, json.dumps(event).encode(), signing_secret, token)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -76,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     event = stripe_event(args.type, args.invoice, args.customer, args.event_id)
     try:
         receipt = send_stripe_event(args.ingress, event, args.secret, args.token)
-    except (IngressError, OSError) as error:
+    except CALL_FAILED as error:
         sys.exit(f"webhook delivery failed: {error}")
     print(json.dumps(receipt))
 

@@ -7,16 +7,16 @@ import uuid
 import httpx
 
 from functions.front_door.flows import DEFAULT_UPLOAD_WAIT_SECONDS
-from local.clients import attach_to_invocation
+from local.clients import Ingress, attach_to_invocation
 from local.clients.data_upload import upload_data
 
 DEMO_EMAIL = "demo@example.com"
 
 
-def run_demo(ingress_url: str) -> str:
+def run_demo(ingress: Ingress) -> str:
     upload_id = f"upload-{uuid.uuid4().hex[:8]}"
     # The upload takes a random time (0-10 s by default), so either path may come up.
-    outcome = upload_data(ingress_url, upload_id, DEMO_EMAIL, DEFAULT_UPLOAD_WAIT_SECONDS)
+    outcome = upload_data(ingress, upload_id, DEMO_EMAIL, DEFAULT_UPLOAD_WAIT_SECONDS)
     if outcome.already_started:
         raise AssertionError(f"the fresh upload id {upload_id} was reported as used before")
     if outcome.url is not None:
@@ -27,5 +27,5 @@ def run_demo(ingress_url: str) -> str:
     if outcome.emailed_to != DEMO_EMAIL or outcome.email_invocation_id is None:
         raise AssertionError(f"a slow upload should request an email to {DEMO_EMAIL}, got {outcome}")
     # Wait for the email to be out, so that the demo leaves no work behind.
-    attach_to_invocation(ingress_url, outcome.email_invocation_id, timeout=60)
+    attach_to_invocation(ingress, outcome.email_invocation_id, timeout=60)
     return f"slow upload: no URL within {DEFAULT_UPLOAD_WAIT_SECONDS:g} s, so it was emailed to {DEMO_EMAIL} when ready"

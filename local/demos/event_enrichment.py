@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Any
 
-from local.clients import IngressError
+from local.clients import Ingress, IngressError
 from local.clients.event_enrichment import package_info, register_package
 from local.produce import DEFAULT_BOOTSTRAP, produce
 
@@ -18,18 +18,18 @@ LOCATIONS = [
 ]
 
 
-def run_demo(ingress_url: str, bootstrap: str = DEFAULT_BOOTSTRAP, timeout: float = 60.0) -> str:
+def run_demo(ingress: Ingress, bootstrap: str = DEFAULT_BOOTSTRAP, timeout: float = 60.0) -> str:
     package = f"package123-{uuid.uuid4().hex[:8]}"
-    register_package(ingress_url, package, "Bridge 6, Amsterdam")
+    register_package(ingress, package, "Bridge 6, Amsterdam")
     produce(bootstrap, TOPIC, [(package, json.dumps(update)) for update in LOCATIONS])
     expected: dict[str, Any] = {"finalDestination": "Bridge 6, Amsterdam", "locations": LOCATIONS}
     deadline = time.monotonic() + timeout
-    while (info := package_info(ingress_url, package)) != expected:
+    while (info := package_info(ingress, package)) != expected:
         if time.monotonic() > deadline:
             raise AssertionError(f"expected {expected}, got {info} after {timeout:.0f} s")
         time.sleep(0.2)
     try:
-        package_info(ingress_url, f"never-registered-{package}")
+        package_info(ingress, f"never-registered-{package}")
     except IngressError as error:
         if error.status_code != 404:
             raise

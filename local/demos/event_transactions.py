@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 
+from local.clients import Ingress
 from local.clients.event_transactions import user_feed
 from local.produce import DEFAULT_BOOTSTRAP, produce
 
@@ -13,7 +14,7 @@ TOPIC = "social-media-posts"
 FIRST, SECOND = "Hi! This is my first post!", "Hi! This is my second post!"
 
 
-def run_demo(ingress_url: str, bootstrap: str = DEFAULT_BOOTSTRAP, timeout: float = 120.0) -> str:
+def run_demo(ingress: Ingress, bootstrap: str = DEFAULT_BOOTSTRAP, timeout: float = 120.0) -> str:
     run = uuid.uuid4().hex[:8]
     user1, user2 = f"userid1-{run}", f"userid2-{run}"
     posts = [(user1, FIRST), (user2, FIRST), (user1, SECOND)]
@@ -22,7 +23,7 @@ def run_demo(ingress_url: str, bootstrap: str = DEFAULT_BOOTSTRAP, timeout: floa
     # Moderation polls every 5 s by default, one to three times per post.
     deadline = time.monotonic() + timeout
     while True:
-        feed1, feed2 = user_feed(ingress_url, user1), user_feed(ingress_url, user2)
+        feed1, feed2 = user_feed(ingress, user1), user_feed(ingress, user2)
         if len(feed1) == 2 and len(feed2) == 1:
             break
         if time.monotonic() > deadline:

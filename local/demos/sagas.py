@@ -11,7 +11,7 @@ from urllib.parse import quote
 import httpx
 
 from functions.common.restate_errors import restate_message
-from local.clients import ingress_client
+from local.clients import REPEATABLE, Ingress, ingress_client
 
 EXAMPLE_REQUEST: dict[str, Any] = {
     "flights": {"flight_id": "12345", "passenger_name": "John Doe"},
@@ -27,10 +27,20 @@ ROLLED_BACK = re.compile(
 """The end of the terminal error's message: the compensations that ran, in the order they ran."""
 
 
-def book_trip(ingress_url: str, trip_id: str, request: dict[str, Any], token: str | None = None) -> httpx.Response:
-    """Run the booking workflow for ``trip_id`` and wait for its outcome (summary or terminal error)."""
-    with ingress_client(ingress_url, token) as client:
-        return client.post(f"/BookingWorkflow/{quote(trip_id, safe='')}/Run", json=request)
+def book_trip(ingress: Ingress, trip_id: str, request: dict[str, Any], token: str | None = None) -> httpx.Response:
+    """Start the booking workflow for ``trip_id`` and wait for its outcome (summary or terminal error).
+
+    Sent, then attached to, rather than called: on a cluster either may go to another node when its
+    node is gone (the workflow runs once per trip id, and a repeated send is ``PreviouslyAccepted``),
+    where a repeated call would be refused as a second run (409). A trip id used before gets the
+    outcome of its first booking.
+    """
+    trip = quote(trip_id, safe="")
+    with ingress_client(ingress, token) as client:
+        sent = client.post(f"/BookingWorkflow/{trip}/Run/send", json=request, extensions={REPEATABLE: True})
+        if sent.is_error:
+            return sent
+        return client.get(f"/restate/workflow/BookingWorkflow/{trip}/attach")
 
 
 def with_amount(amount: int) -> dict[str, Any]:
@@ -39,17 +49,17 @@ def with_amount(amount: int) -> dict[str, Any]:
     return request
 
 
-def run_demo(ingress_url: str) -> str:
+def run_demo(ingress: Ingress) -> str:
     run = uuid.uuid4().hex[:8]
 
-    refused = book_trip(ingress_url, f"trip-{run}-1500", EXAMPLE_REQUEST)
+    refused = book_trip(ingress, f"trip-{run}-1500", EXAMPLE_REQUEST)
     if refused.status_code != 402:
         raise AssertionError(f"1500 should be refused with HTTP 402, got {refused.status_code}: {refused.text}")
     message = restate_message(refused.text)
     if "over the limit of 1000" not in message or not ROLLED_BACK.search(message):
         raise AssertionError(f"expected a refusal undone by refund, car and flight cancellation, got: {message}")
 
-    booked = book_trip(ingress_url, f"trip-{run}-1000", with_amount(1000))
+    booked = book_trip(ingress, f"trip-{run}-1000", with_amount(1000))
     if booked.status_code != 200:
         raise AssertionError(f"1000 should be booked, got HTTP {booked.status_code}: {booked.text}")
     summary = booked.json()

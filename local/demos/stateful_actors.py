@@ -12,31 +12,39 @@ import uuid
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from local.clients import attach_to_invocation, checked, ingress_client
+from local.clients import Ingress, attach_to_invocation, call_key, checked, ingress_client
 
 MachineCall = tuple[str, str]
 """(machine id, handler name)"""
 
 
-def send_machine_calls(ingress_url: str, calls: Sequence[MachineCall]) -> list[str]:
-    """Queue the calls in this order without waiting for them; returns their invocation ids."""
-    with ingress_client(ingress_url) as client:
+def send_machine_calls(ingress: Ingress, calls: Sequence[MachineCall]) -> list[str]:
+    """Queue the calls in this order without waiting for them; returns their invocation ids.
+
+    Each call has a key of its own: sent again to another node of a cluster, it is still queued once.
+    """
+    with ingress_client(ingress) as client:
         return [
-            checked(client.post(f"/MachineOperator/{quote(machine, safe='')}/{handler}/send")).json()["invocationId"]
+            checked(
+                client.post(
+                    f"/MachineOperator/{quote(machine, safe='')}/{handler}/send",
+                    headers={"idempotency-key": call_key()},
+                )
+            ).json()["invocationId"]
             for machine, handler in calls
         ]
 
 
-def attach_to_invocations(ingress_url: str, invocation_ids: Sequence[str], timeout: float = 300.0) -> list[str]:
+def attach_to_invocations(ingress: Ingress, invocation_ids: Sequence[str], timeout: float = 300.0) -> list[str]:
     """The answers of the invocations, waiting for those still running."""
-    return [attach_to_invocation(ingress_url, invocation_id, timeout=timeout) for invocation_id in invocation_ids]
+    return [attach_to_invocation(ingress, invocation_id, timeout=timeout) for invocation_id in invocation_ids]
 
 
-def run_demo(ingress_url: str) -> str:
+def run_demo(ingress: Ingress) -> str:
     suffix = uuid.uuid4().hex[:8]
     a, b = f"a-{suffix}", f"b-{suffix}"
     calls = [(a, "SetUp"), (a, "TearDown"), (b, "SetUp"), (b, "SetUp"), (b, "TearDown")]
-    answers = attach_to_invocations(ingress_url, send_machine_calls(ingress_url, calls))
+    answers = attach_to_invocations(ingress, send_machine_calls(ingress, calls))
     expected = [
         f"{a} is now up",
         f"{a} is now down",
