@@ -338,6 +338,17 @@ class RestateContext(BaseModel):
     def _secret_by_reference(cls, value: str, info: ValidationInfo) -> str:
         return _refuse_secret_values(value, _key_of(cls, info))
 
+    @field_validator("self_hosted_ingress_url", mode="after")
+    @classmethod
+    def _one_ingress_url(cls, value: str) -> str:
+        if "," in value:
+            # The HTTP APIs take several URLs only locally; on AWS a load balancer stands before a cluster's nodes.
+            raise ConfigError(
+                "context restate:selfHosted:ingressUrl must be one URL: put a load balancer in front of a cluster's "
+                "ingresses and give its URL (docs/deploy.md)"
+            )
+        return value
+
     @model_validator(mode="after")
     def _complete_for_its_mode(self) -> Self:
         if self.mode == "cloud":

@@ -684,3 +684,8 @@ def test_a_version_nonce_publishes_the_same_code_as_a_new_version(templates, tmp
         assert function_retried["Properties"]["Code"] == function["Properties"]["Code"], "the same code"
         (version, _), (version_retried, _) = only(before, "AWS::Lambda::Version"), only(after, "AWS::Lambda::Version")
         assert version != version_retried, "a new version resource, so CloudFormation publishes again"
+
+
+def test_a_self_hosted_ingress_url_is_one_url():
+    with pytest.raises(ConfigError, match="must be one URL"):
+        deployment_config({**CDK_JSON, **SELF_HOSTED, "restate:selfHosted:ingressUrl": "https://a:8080,https://b:8080"})
