@@ -249,9 +249,9 @@ PATTERNS: tuple[Pattern, ...] = (
 
 INGRESS_URL_VARIABLE = "RESTATE_INGRESS_URL"
 """Where an HTTP API finds the Restate ingress (the same variable the command-line clients read)."""
-API_KEY_SECRET_VARIABLE = "RESTATE_API_KEY_SECRET_ARN"
+INGRESS_KEY_SECRET_VARIABLE = "RESTATE_INGRESS_KEY_SECRET_ARN"
 """On AWS: the Secrets Manager secret whose SecretString is the Restate API key, read once per cold start."""
-API_KEY_VARIABLE = "RESTATE_AUTH_TOKEN"
+INGRESS_KEY_VARIABLE = "RESTATE_INGRESS_KEY"
 """Elsewhere: the API key itself, or unset (the local ingress needs none)."""
 
 
@@ -261,7 +261,7 @@ class HttpApi(HasSettingsFolder):
 
     Unlike a :class:`Pattern` it is no Restate deployment - it serves no services, nothing registers
     it - but a *client* of the ingress. It finds the ingress through ``INGRESS_URL_VARIABLE`` and its
-    key through ``API_KEY_SECRET_VARIABLE`` (AWS) or ``API_KEY_VARIABLE``; the CDK app sets them and
+    key through ``INGRESS_KEY_SECRET_VARIABLE`` (AWS) or ``INGRESS_KEY_VARIABLE``; the CDK app sets them and
     gives the function a Function URL, the local stack serves it on a loopback port.
     """
 

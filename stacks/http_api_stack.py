@@ -24,7 +24,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 from restate_lambda.cdk import secret_reference
 
-from functions.catalog import API_KEY_SECRET_VARIABLE, INGRESS_URL_VARIABLE, HttpApi
+from functions.catalog import INGRESS_KEY_SECRET_VARIABLE, INGRESS_URL_VARIABLE, HttpApi
 from stacks.bundling import Target, http_api_bundle
 from stacks.config import DeploymentConfig, HttpApiContext, http_api_context_prefix
 from stacks.python_function import PythonFunction, imported_network
@@ -80,7 +80,7 @@ class HttpApiStack(cdk.Stack):
         if restate.ingress_key_secret:
             # The reference as configured (name or full ARN): the function resolves it in its own
             # account and region, the only ones the grant below covers.
-            environment[API_KEY_SECRET_VARIABLE] = restate.ingress_key_secret
+            environment[INGRESS_KEY_SECRET_VARIABLE] = restate.ingress_key_secret
 
         self.lambda_function = PythonFunction(
             self,

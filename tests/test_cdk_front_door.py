@@ -20,7 +20,13 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from functions.catalog import API_KEY_SECRET_VARIABLE, API_KEY_VARIABLE, HTTP_APIS, INGRESS_URL_VARIABLE, PATTERNS
+from functions.catalog import (
+    HTTP_APIS,
+    INGRESS_KEY_SECRET_VARIABLE,
+    INGRESS_KEY_VARIABLE,
+    INGRESS_URL_VARIABLE,
+    PATTERNS,
+)
 from stacks.app import (
     STRIPE_WEBHOOK_ROUTES,
     STRIPE_WEBHOOK_WARNING,
@@ -314,11 +320,11 @@ def test_the_environment_names_the_ingress_the_key_secret_and_the_settings(defau
         **FRONT_DOOR.settings,
         INGRESS_URL_VARIABLE: "https://201example0000000000000000.env.us.restate.cloud",
         # No dedicated ingress key configured: the admin key's secret.
-        API_KEY_SECRET_VARIABLE: MAKE_SYNTH["restate:cloud:apiKeySecret"],
+        INGRESS_KEY_SECRET_VARIABLE: MAKE_SYNTH["restate:cloud:apiKeySecret"],
     }
     _, properties = front_door(public)
     variables = properties["Environment"]["Variables"]
-    assert variables[API_KEY_SECRET_VARIABLE] == INGRESS_KEY_SECRET
+    assert variables[INGRESS_KEY_SECRET_VARIABLE] == INGRESS_KEY_SECRET
     assert variables["FRONT_DOOR_UPLOAD_WAIT_SECONDS"] == "8"
     assert variables["FRONT_DOOR_MAX_UPLOAD_WAIT_SECONDS"] == FRONT_DOOR.settings["FRONT_DOOR_MAX_UPLOAD_WAIT_SECONDS"]
 
@@ -353,7 +359,7 @@ def _actions(statement: dict[str, Any]) -> list[str]:
 def test_no_secret_value_reaches_the_template(default, public, self_hosted):
     for synthesized in (default, public, self_hosted):
         template, properties = front_door(synthesized)
-        assert API_KEY_VARIABLE not in properties["Environment"]["Variables"], "the key itself, never"
+        assert INGRESS_KEY_VARIABLE not in properties["Environment"]["Variables"], "the key itself, never"
         assert not resources(template, "AWS::SecretsManager::Secret")
         assert not [text for text in strings(template) if "{{resolve:" in text]
 

@@ -21,7 +21,7 @@ def test_the_example_scenario_true_false_true(stack, unique):
 def test_client_prints_true_then_false(stack, unique, capsys):
     for reservation in ("a", "b"):
         client_main(
-            ["--productid", unique, "--reservationid", f"{unique}-{reservation}", "--ingress", stack.ingress_url]
+            ["--product-id", unique, "--reservation-id", f"{unique}-{reservation}", "--ingress", stack.ingress_url]
         )
     assert capsys.readouterr().out.split() == ["true", "false"]
 

@@ -16,7 +16,7 @@ import pytest
 from restate_lambda.local.aws_endpoint import LOCAL_CREDENTIALS
 from restate_lambda.registration.admin import RestateAdmin
 
-from functions.catalog import API_KEY_SECRET_VARIABLE, API_KEY_VARIABLE
+from functions.catalog import INGRESS_KEY_SECRET_VARIABLE, INGRESS_KEY_VARIABLE
 from functions.front_door.config import api_key
 from local.function_url import FunctionUrlServer
 from tests.conftest import FRONT_DOOR_WITHOUT_RESTATE
@@ -201,8 +201,8 @@ def test_the_api_key_comes_from_the_secret_when_one_is_configured(stack, unique,
     arn = secrets.create_secret(Name=f"restate-key-{unique}", SecretString=f"key-{unique}\n")["ARN"]
     # Secrets Manager is asked in the function's region, which Lambda sets in the process's environment.
     monkeypatch.setenv("AWS_REGION", "us-east-1")
-    assert api_key({API_KEY_SECRET_VARIABLE: arn, API_KEY_VARIABLE: "ignored"}) == f"key-{unique}"
-    assert api_key({API_KEY_VARIABLE: "plain"}) == "plain"
+    assert api_key({INGRESS_KEY_SECRET_VARIABLE: arn, INGRESS_KEY_VARIABLE: "ignored"}) == f"key-{unique}"
+    assert api_key({INGRESS_KEY_VARIABLE: "plain"}) == "plain"
     assert api_key({}) is None
-    with pytest.raises(RuntimeError, match=API_KEY_SECRET_VARIABLE):
-        api_key({API_KEY_SECRET_VARIABLE: f"{arn}-missing"})
+    with pytest.raises(RuntimeError, match=INGRESS_KEY_SECRET_VARIABLE):
+        api_key({INGRESS_KEY_SECRET_VARIABLE: f"{arn}-missing"})

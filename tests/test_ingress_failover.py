@@ -104,7 +104,7 @@ def test_a_command_line_client_given_every_node_answers_through_the_next_one_wit
     stack = first_node_killed
     product, task_id = f"product-{unique}", f"task-{unique}"
     nodes = ",".join(stack.ingress_urls)
-    reserve = ["--productid", product, "--reservationid", f"{product}-r1"]
+    reserve = ["--product-id", product, "--reservation-id", f"{product}-r1"]
     reservation_client(["--ingress", nodes, *reserve])
     monkeypatch.setenv(INGRESS_URL_VARIABLE, nodes)
     reservation_client(reserve)

@@ -131,7 +131,7 @@ def secret_arn_variable(name: str) -> str:
     """The variable naming the Secrets Manager secret (ARN or name) that holds secret setting ``name``.
 
     ``<NAME>_SECRET_ARN``, without doubling a trailing ``_SECRET``: ``STRIPE_WEBHOOK_SECRET`` is read
-    from ``STRIPE_WEBHOOK_SECRET_ARN`` (as ``RESTATE_API_KEY`` from ``RESTATE_API_KEY_SECRET_ARN``).
+    from ``STRIPE_WEBHOOK_SECRET_ARN`` (as ``RESTATE_INGRESS_KEY`` from ``RESTATE_INGRESS_KEY_SECRET_ARN``).
     """
     return name.removesuffix("_SECRET") + "_SECRET_ARN"
 

@@ -1,9 +1,9 @@
 """The front door's configuration, read once per cold start: where Restate is and how to authenticate.
 
-On AWS the CDK app sets ``RESTATE_INGRESS_URL`` and ``RESTATE_API_KEY_SECRET_ARN``; the key is read
+On AWS the CDK app sets ``RESTATE_INGRESS_URL`` and ``RESTATE_INGRESS_KEY_SECRET_ARN``; the key is read
 from Secrets Manager at import time, i.e. in Lambda's init phase, so a warm function never pays for
 it again (a rotated key reaches new execution environments only). Locally the stack sets the ingress
-URL of the local restate-server and no key; ``RESTATE_AUTH_TOKEN`` can carry a key directly.
+URL of the local restate-server and no key; ``RESTATE_INGRESS_KEY`` can carry a key directly.
 
 ``RESTATE_INGRESS_URL`` may name several URLs separated by commas: the local stack's cluster gives
 every node's, and a call whose node is gone goes to the next (``failover.py``). The CDK app gives
@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from functions.catalog import API_KEY_SECRET_VARIABLE, API_KEY_VARIABLE, INGRESS_URL_VARIABLE
+from functions.catalog import INGRESS_KEY_SECRET_VARIABLE, INGRESS_KEY_VARIABLE, INGRESS_URL_VARIABLE
 from functions.common.ingress import DEFAULT_INGRESS_URL, ingress_urls
 from functions.common.secrets import SecretUnavailable, read_secret
 from functions.front_door.settings import Settings
@@ -34,14 +34,14 @@ class FrontDoorConfig:
 
 
 def api_key(environ: Mapping[str, str]) -> str | None:
-    secret_id = environ.get(API_KEY_SECRET_VARIABLE)
+    secret_id = environ.get(INGRESS_KEY_SECRET_VARIABLE)
     if not secret_id:
-        return environ.get(API_KEY_VARIABLE) or None
+        return environ.get(INGRESS_KEY_VARIABLE) or None
     try:
         return read_secret(secret_id)
     except SecretUnavailable as problem:
         # Without its key the front door cannot call Restate at all: fail the cold start, naming the variable.
-        raise RuntimeError(f"cannot read the Restate API key ({API_KEY_SECRET_VARIABLE}): {problem}") from None
+        raise RuntimeError(f"cannot read the Restate API key ({INGRESS_KEY_SECRET_VARIABLE}): {problem}") from None
 
 
 def configured_ingress_urls(environ: Mapping[str, str]) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ clients run the front door's own (``functions/front_door/flows.py``) with :func:
 scenarios (``local/demos``) use these too.
 
 Locally the ingress is http://127.0.0.1:8080 with no token; for a deployed environment set
-``RESTATE_INGRESS_URL`` and ``RESTATE_AUTH_TOKEN`` (a Restate Cloud API key) or pass
+``RESTATE_INGRESS_URL`` and ``RESTATE_INGRESS_KEY`` (a Restate Cloud API key) or pass
 ``--ingress`` / ``--token``. A cluster's nodes are given together, ``--ingress`` repeated or their
 URLs separated by commas (``RESTATE_INGRESS_URL`` too): a call whose node is gone goes to the next
 one, as the front door's calls do (``functions/front_door/failover.py``). Only a call that cannot
@@ -77,8 +77,8 @@ def add_ingress_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--token",
-        default=os.environ.get("RESTATE_AUTH_TOKEN"),
-        help="bearer token for the ingress, e.g. a Restate Cloud API key (env RESTATE_AUTH_TOKEN)",
+        default=os.environ.get("RESTATE_INGRESS_KEY"),
+        help="bearer token for the ingress, e.g. a Restate Cloud API key (env RESTATE_INGRESS_KEY)",
     )
 
 

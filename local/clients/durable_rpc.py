@@ -1,8 +1,8 @@
 """Reserve a product through the Restate ingress, with the reservation id as idempotency key.
 
-python -m local.clients.durable_rpc --productid 1 --reservationid 1    # true
-python -m local.clients.durable_rpc --productid 1 --reservationid 2    # false
-python -m local.clients.durable_rpc --productid 1 --reservationid 1    # true (deduplicated)
+python -m local.clients.durable_rpc --product-id 1 --reservation-id 1    # true
+python -m local.clients.durable_rpc --product-id 1 --reservation-id 2    # false
+python -m local.clients.durable_rpc --product-id 1 --reservation-id 1    # true (deduplicated)
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ def reserve_product(ingress: Ingress, product_id: str, reservation_id: str, toke
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--productid", required=True)
-    parser.add_argument("--reservationid", required=True, help="used as the idempotency key")
+    parser.add_argument("--product-id", required=True)
+    parser.add_argument("--reservation-id", required=True, help="used as the idempotency key")
     add_ingress_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        reserved = reserve_product(args.ingress, args.productid, args.reservationid, args.token)
+        reserved = reserve_product(args.ingress, args.product_id, args.reservation_id, args.token)
     except CALL_FAILED as error:
         sys.exit(f"reservation failed: {error}")
     print("true" if reserved else "false")
