@@ -56,8 +56,9 @@ EmailAddress = Annotated[str, Field(max_length=254), AfterValidator(looks_like_a
 
 
 class ApiModel(BaseModel):
-    # JSON fields are camelCase like the patterns' payloads; unknown fields are refused by name,
-    # so a typo such as "reservationid" is an error instead of a silently missing value.
+    # The front door's own JSON names are camelCase, as the ingress's own answers are (invocationId); the
+    # patterns' payloads keep the names the contract fixes, whatever their case. Unknown fields are refused
+    # by name, so a typo such as "reservationid" is an error instead of a silently missing value.
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
