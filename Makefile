@@ -90,7 +90,7 @@ test-on-lambda-python: install
 	echo "On $$($(LAMBDA_VENV)/bin/python -V), Lambda's Python: the unit tests and the shipped-artifact tests"; \
 	$(LAMBDA_VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not stack and not synth or artifact"
 
-# The markers are set at collection by tests/conftest.py, from the fixtures each test takes.
+# The markers come from the folder each test is in (tests/unit, stack, cdk, chaos: tests/conftest.py).
 unit: $(VENV)/.installed
 	$(PY) -m pytest -m "not stack and not synth"
 

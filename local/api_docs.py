@@ -5,7 +5,7 @@ function with a discovery request and reads the manifest it answers. This module
 without a Restate: it imports every catalog pattern's Lambda handler in a process of its own (as
 the local Lambda runtime would, the function's name and settings set first), hands it the
 discovery event restate-server sends, and renders the manifests into ``functions/API.md``. So the
-document says exactly what the deployed code publishes, and ``tests/test_api_docs.py`` checks in
+document says exactly what the deployed code publishes, and ``tests/unit/test_api_docs.py`` checks in
 seconds that the committed file is what this would write.
 """
 

@@ -1,6 +1,6 @@
 """What `make bench` does with its measurements: REPORT lines, Lambda cost, figures with goals, table and JSON.
 
-Nothing here measures or starts anything, so tests/test_bench.py runs it on fixtures.
+Nothing here measures or starts anything, so tests/unit/test_bench.py runs it on fixtures.
 """
 
 from __future__ import annotations
@@ -84,6 +84,15 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 
 def ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else math.inf
+
+
+def growth_curve(measured: Mapping[int, float], unit: float) -> dict[str, float]:
+    """How a figure grows with the work: each amount's figure ÷ ``unit``, keyed by the amount (as JSON keys are).
+
+    ``{1: 1.1, 200: 3.4}`` over one subtask's 1 s is ``{"1": 1.1, "200": 3.4}``; rates over 10, 100
+    and 1,000 keys ÷ the rate over 10 keys start at 1.
+    """
+    return {str(amount): ratio(value, unit) for amount, value in sorted(measured.items())}
 
 
 @dataclass(frozen=True)

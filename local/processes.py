@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# Imported from here by tests/cdk_support.py and tests/test_cdk_registration.py until they import the package's.
+# Imported from here by tests/cdk_support.py and tests/cdk/test_registration.py until they import the package's.
 from restate_lambda.local.processes import free_port, port_is_open, tail
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ and is rewritten whole from its source: the CDK context table from the app's con
 (:mod:`stacks.config`), the settings table from every catalog entry's ``Settings`` model, the
 performance table from ``make bench``'s results and the fault table from ``make chaos``'s (both
 kept in ``docs/results/``, so that the pages are reproducible from what is committed).
-``tests/test_unit_reference_docs.py`` fails when a page is not what this module would write.
+``tests/unit/test_reference_docs.py`` fails when a page is not what this module would write.
 """
 
 from __future__ import annotations

@@ -1,21 +1,18 @@
 """Fixtures: one real local stack per test session, on random free ports.
 
 The stack is the one `make dev` runs - restate-server, the local Lambda runtime serving the real
-handler modules, moto - plus a few test-only functions. Kafka starts only when a test asks for
-the ``kafka_stack`` fixture. Each test gets its own keys (:func:`unique`), so tests share the
-stack without sharing state. When a test fails, the tails of the server and function logs are
-printed with it.
+handler modules, moto - plus a few test-only functions (what they are set up with:
+tests/stack_setup.py). Kafka starts only when a test asks for the ``kafka_stack`` fixture. Each
+test gets its own keys (:func:`unique`), so tests share the stack without sharing state. When a
+test fails, the tails of the server and function logs are printed with it. Every test is marked
+by the folder it is in (:data:`KINDS`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import re
-import socket
 import uuid
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from types import CodeType, FunctionType
 
 import boto3
 import httpx
@@ -24,49 +21,10 @@ from moto import mock_aws
 from restate_lambda.local.processes import tail
 from restate_lambda.registration.admin import RestateAdmin
 
-from functions.catalog import INGRESS_URL_VARIABLE, http_api_named
-from local.lambda_runtime import FunctionSpec, spec_for_http_api
+from local.lambda_runtime import FunctionSpec
 from local.stack import LocalStack, StackPorts
 from tests.cdk_support import TOKEN
-from tests.polling import wait_until
-
-TEST_SETTINGS: dict[str, str] = {
-    # Pattern settings shortened so that the suite runs the long waits quickly (one line per setting).
-    "PAYMENT_REMINDER_INTERVAL_SECONDS": "1",  # scheduling_tasks: a full loop (3 reminders, escalation) in ~3 s
-    "UPLOAD_MIN_SECONDS": "1",  # data_upload: at least 1 s, so a 0.1 s client wait is always the slow path
-    "UPLOAD_MAX_SECONDS": "1.5",
-    "MODERATION_POLL_SECONDS": "0.3",
-    "MODERATION_MIN_PENDING_POLLS": "2",
-    "MODERATION_MAX_PENDING_POLLS": "2",
-    "BOOKING_CHARGE_MAX_ATTEMPTS": "3",  # sagas: a test card losing 3 charge answers makes the saga give up
-    "MACHINE_TRANSITION_SECONDS": "1",  # stateful_actors: long enough for a's and b's transitions to overlap
-    "MACHINE_CRASH_MODE": "once",  # stateful_actors: every transition crashes once, so retries are certain
-    "FANOUT_SUBTASK_SECONDS": "2",  # parallelize_work: longer than a few cold starts, so subtasks overlap
-    "FANOUT_FLAKY_SUBTASKS": "flaky",  # parallelize_work: a subtask named "flaky" fails once, then succeeds
-    "FEED_MAX_POSTS": "3",  # event_transactions: a fourth post pushes the oldest out of the feed
-    "PACKAGE_MAX_LOCATIONS": "30",  # event_enrichment: more than the broker-restart test sends one package
-}
-
-TEST_FUNCTIONS = (
-    FunctionSpec(name="probe", handler="tests.lambda_functions.probe.handler", timeout_seconds=2.0, max_concurrency=6),
-    FunctionSpec(
-        name="probe_limited", handler="tests.lambda_functions.probe.handler", timeout_seconds=5.0, max_concurrency=2
-    ),
-    FunctionSpec(name="crash_once", handler="tests.lambda_functions.crash_once.app", timeout_seconds=10.0),
-)
-
-UNREACHABLE_PORT = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-UNREACHABLE_PORT.bind(("127.0.0.1", 0))
-"""Bound for the whole session but never listening: connections to it are refused, and no server
-started meanwhile can take the port over."""
-FRONT_DOOR_WITHOUT_RESTATE = dataclasses.replace(
-    spec_for_http_api(
-        http_api_named("front_door"),
-        {INGRESS_URL_VARIABLE: f"http://127.0.0.1:{UNREACHABLE_PORT.getsockname()[1]}"},
-    ),
-    name="front_door_without_restate",
-)
-"""The front door's real handler pointed at an ingress that is down (tests/test_front_door.py)."""
+from tests.stack_setup import FRONT_DOOR_WITHOUT_RESTATE, TEST_FUNCTIONS, TEST_SETTINGS, assert_nothing_left_retrying
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -78,75 +36,34 @@ def pytest_runtest_makereport(
     return report
 
 
-STACK_STARTERS = frozenset({"LocalStack", "LocalHarness", "private_restate", "RestateServer"})
-"""Names whose use starts a restate-server: the local stack, the package's harness, or a Restate of a test's own."""
-STACK_COMMAND = "local.stack"
-"""``python -m local.stack``: `make dev`'s stack, started as a process of its own."""
-SYNTH_MODULES = re.compile(r"test_cdk_\w+\.py")
-"""Modules that synthesize the CDK app or build Lambda bundles: seconds each, too slow for `make unit`."""
-
-_starts_restate_verdicts: dict[FunctionType, bool] = {}
-
-
-def _constants(code: CodeType) -> Iterator[object]:
-    for constant in code.co_consts:
-        # A literal list of strings is compiled to one tuple constant.
-        yield from constant if isinstance(constant, tuple | frozenset) else (constant,)
+KINDS = {
+    "unit": (),
+    "stack": (pytest.mark.stack,),
+    "cdk": (pytest.mark.synth,),
+    "chaos": (pytest.mark.stack, pytest.mark.fault),
+}
+"""What each folder of tests/ holds, by the markers `make unit` and `make chaos` select on."""
+PACKAGE_TESTS = {"test_cdk_": (pytest.mark.synth,), "test_local_": (pytest.mark.stack,)}
+"""restate-lambda's own tests, by file name: the constructs synthesize, the harness starts Restate."""
 
 
-def _helpers_of_the_tests(value: object) -> list[FunctionType]:
-    """The functions behind a name that the tests define themselves: a function, or a class's methods."""
-    if not str(getattr(value, "__module__", "")).startswith("tests."):
-        return []
-    if isinstance(value, FunctionType):
-        return [value]
-    if isinstance(value, type):
-        methods = (getattr(member, "__func__", member) for member in vars(value).values())
-        return [method for method in methods if isinstance(method, FunctionType)]
-    return []
-
-
-def _starts_restate(function: FunctionType) -> bool:
-    """Whether calling ``function`` starts a restate-server, told from the names its code uses."""
-    if function not in _starts_restate_verdicts:
-        _starts_restate_verdicts[function] = False  # reached again through itself, a helper adds nothing
-        _starts_restate_verdicts[function] = _names_a_stack_starter(function)
-    return _starts_restate_verdicts[function]
-
-
-def _names_a_stack_starter(function: FunctionType) -> bool:
-    """Follows the functions nested in ``function`` and the helpers of the tests it names (a fixture
-    calling ``_start_stack``, a test constructing a ``StackProcess``), but nothing of the project's own."""
-    pending = [function.__code__]
-    while pending:
-        code = pending.pop()
-        if STACK_STARTERS.intersection(code.co_names) or STACK_COMMAND in _constants(code):
-            return True
-        named = (function.__globals__.get(name) for name in code.co_names)
-        if any(_starts_restate(helper) for value in named for helper in _helpers_of_the_tests(value)):
-            return True
-        pending.extend(constant for constant in code.co_consts if isinstance(constant, CodeType))
-    return False
+def kind_markers(path: Path) -> tuple[pytest.MarkDecorator, ...]:
+    parts = path.parts
+    if "examples" in parts:  # an example app's tests run it on the harness
+        return (pytest.mark.stack,)
+    if "restate-lambda" in parts:
+        return next((marks for prefix, marks in PACKAGE_TESTS.items() if path.name.startswith(prefix)), ())
+    kind = parts[parts.index("tests") + 1] if "tests" in parts else ""
+    if kind not in KINDS:
+        raise pytest.UsageError(f"{path}: a test belongs in one of tests/{{{','.join(KINDS)}}}/")
+    return KINDS[kind]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Marks what `make unit` leaves out: ``stack`` for tests that start Restate, ``synth`` for CDK work.
-
-    Told from the code, so that test modules carry no markers of their own and a new test is sorted
-    the moment it is written: ``stack`` if the test, or any fixture it reaches (``item.fixturenames``
-    holds them all, directly taken or not), starts a restate-server.
-    """
+    """Marks each test by the folder it is in: what `make unit` leaves out is ``stack`` and ``synth``."""
     for item in items:
-        if not isinstance(item, pytest.Function):
-            continue
-        definitions = item._fixtureinfo.name2fixturedefs  # the only place pytest keeps an item's fixture functions
-        fixtures = [fixture.func for name in item.fixturenames for fixture in definitions.get(name, ())]
-        if any(
-            _starts_restate(function) for function in (item.function, *fixtures) if isinstance(function, FunctionType)
-        ):
-            item.add_marker(pytest.mark.stack)
-        if SYNTH_MODULES.fullmatch(item.path.name):
-            item.add_marker(pytest.mark.synth)
+        for marker in kind_markers(item.path):
+            item.add_marker(marker)
 
 
 def _failed(request: pytest.FixtureRequest) -> bool:
@@ -175,29 +92,6 @@ def _start_stack(tmp_path_factory: pytest.TempPathFactory, name: str, with_kafka
         function_settings=TEST_SETTINGS,
         extra_functions=(*functions, FRONT_DOOR_WITHOUT_RESTATE),
     ).start()
-
-
-SETTLE_SECONDS = 60.0
-"""How long a transient retry (a crash-once machine, a lost charge answer) may take to go through."""
-
-
-def retrying_invocations(stack: LocalStack) -> list[str]:
-    """One line per invocation Restate is retrying or has paused: its id, target, attempts and last failure."""
-    return stack.harness.retrying_invocations()
-
-
-def assert_nothing_left_retrying(stack: LocalStack) -> None:
-    """Fails listing what Restate still retries: a retry that never ends is a bug even when every test passed.
-
-    A test that leaves an invocation retrying on purpose kills it before it ends
-    (``PATCH /invocations/<id>/kill`` on the admin API); none does today.
-    """
-    wait_until(
-        lambda: retrying_invocations(stack),
-        f"no invocation retrying on {stack.ingress_url} at the end of the session",
-        accept=lambda retrying: not retrying,
-        timeout=SETTLE_SECONDS,
-    )
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,7 @@ STATE_COPIES = 2
 """How often one invocation's response carries the key's state at most: as read and as written."""
 MAX_INPUT_BYTES = 2 * 1024 * 1024
 """The largest body a call may send, as restate-server's ``ingress.request-size-limit`` (2 MiB)
-enforces it: with the state at its budget, the request still fits (``tests/test_unit_state_size.py``).
+enforces it: with the state at its budget, the request still fits (``tests/unit/test_state_size.py``).
 A record from Kafka is smaller still (1 MB by the broker's default)."""
 
 EntryT = TypeVar("EntryT", bound=BaseModel)
