@@ -1,9 +1,12 @@
-"""The load of the Lambda ÷ HTTP/2 comparison: the same calls against either ingress, taking turns.
+"""The load of the side-by-side comparisons: the same calls against each side's ingress, taking turns.
 
 The local Lambda runtime answers invocations from threads of the bench's own process, so a load
 generator in that process would compete with it for the GIL and slow the Lambda side alone. The
 calls therefore come from a process of their own (:class:`LoadGenerator`). Each side gets the same
-calls in alternating rounds, so that whatever else runs on the machine meanwhile hits both alike.
+calls in rotating rounds, so that whatever else runs on the machine meanwhile hits all alike.
+
+A side is a list of ingress URLs: one restate-server's, or each node's of a cluster, the callers
+spread over them in turn (:func:`spread`) as a load balancer would.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from local.bench_report import percentile, ratio
@@ -32,6 +36,7 @@ BOOKING_BODY = json.dumps(
     }
 ).encode()
 CALL_TIMEOUT_SECONDS = 120.0
+Item = TypeVar("Item")
 
 
 def call_for(kind: str) -> tuple[str, bytes]:
@@ -84,16 +89,23 @@ class IngressConnection:
         self._writer.close()
 
 
-def latencies_ms(ingress_url: str, kind: str, count: int) -> list[float]:
-    """One call after the other; each one's time from request to answer."""
-    return asyncio.run(_latencies_ms(ingress_url, kind, count))
+def spread(ingresses: Sequence[Item], callers: int) -> list[Item]:
+    """The ingress (a URL, a connection) each of ``callers`` calls: in turn, so every node gets its share."""
+    if not ingresses:
+        raise ValueError("no ingress to call")
+    return [ingresses[caller % len(ingresses)] for caller in range(callers)]
 
 
-async def _latencies_ms(ingress_url: str, kind: str, count: int) -> list[float]:
-    connection = await IngressConnection.open(ingress_url)
+def latencies_ms(ingress_urls: Sequence[str], kind: str, count: int) -> list[float]:
+    """One call after the other, each to the next of ``ingress_urls``; each one's time from request to answer."""
+    return asyncio.run(_latencies_ms(ingress_urls, kind, count))
+
+
+async def _latencies_ms(ingress_urls: Sequence[str], kind: str, count: int) -> list[float]:
+    connections = [await IngressConnection.open(url) for url in ingress_urls]
     samples = []
     try:
-        for _ in range(count):
+        for connection in spread(connections, count):
             path, body = call_for(kind)
             started = time.perf_counter()
             status, answer = await asyncio.wait_for(connection.post(path, body), CALL_TIMEOUT_SECONDS)
@@ -101,7 +113,8 @@ async def _latencies_ms(ingress_url: str, kind: str, count: int) -> list[float]:
             if status != 200:
                 raise RuntimeError(f"{kind} call {path} answered {status}: {answer[:300]!r}")
     finally:
-        connection.close()
+        for connection in connections:
+            connection.close()
     return samples
 
 
@@ -119,13 +132,13 @@ class Throughput:
         return Throughput(self.completed + other.completed, self.failed + other.failed, self.seconds + other.seconds)
 
 
-def throughput(ingress_url: str, kind: str, concurrency: int, seconds: float) -> Throughput:
-    """``concurrency`` callers, each calling again as soon as it has its answer, for ``seconds``."""
-    return asyncio.run(_throughput(ingress_url, kind, concurrency, seconds))
+def throughput(ingress_urls: Sequence[str], kind: str, concurrency: int, seconds: float) -> Throughput:
+    """``concurrency`` callers spread over ``ingress_urls``, each calling again as soon as it has its answer."""
+    return asyncio.run(_throughput(ingress_urls, kind, concurrency, seconds))
 
 
-async def _throughput(ingress_url: str, kind: str, concurrency: int, seconds: float) -> Throughput:
-    connections = [await IngressConnection.open(ingress_url) for _ in range(concurrency)]
+async def _throughput(ingress_urls: Sequence[str], kind: str, concurrency: int, seconds: float) -> Throughput:
+    connections = [await IngressConnection.open(url) for url in spread(ingress_urls, concurrency)]
     loop = asyncio.get_running_loop()
     started = loop.time()
     deadline = started + seconds
@@ -155,11 +168,11 @@ class LoadGenerator:
     def __exit__(self, *exc: object) -> None:
         self._pool.shutdown(cancel_futures=True)
 
-    def latencies_ms(self, ingress_url: str, kind: str, count: int) -> list[float]:
-        return self._pool.submit(latencies_ms, ingress_url, kind, count).result()
+    def latencies_ms(self, ingress_urls: Sequence[str], kind: str, count: int) -> list[float]:
+        return self._pool.submit(latencies_ms, ingress_urls, kind, count).result()
 
-    def throughput(self, ingress_url: str, kind: str, concurrency: int, seconds: float) -> Throughput:
-        return self._pool.submit(throughput, ingress_url, kind, concurrency, seconds).result()
+    def throughput(self, ingress_urls: Sequence[str], kind: str, concurrency: int, seconds: float) -> Throughput:
+        return self._pool.submit(throughput, ingress_urls, kind, concurrency, seconds).result()
 
 
 @dataclass(frozen=True)
@@ -216,34 +229,36 @@ class SideResult:
         return figures
 
 
+def turns(sides: Sequence[Item], round_number: int) -> list[Item]:
+    """The order the sides take in a round: each round starts one side further, so each goes first as often."""
+    shift = round_number % len(sides) if sides else 0
+    return [*sides[shift:], *sides[:shift]]
+
+
 def compare(
     generator: LoadGenerator,
-    ingress_urls: Mapping[str, str],
+    ingress_urls: Mapping[str, Sequence[str]],
     kind: str,
     plan: LoadPlan,
     cpu_meters: Mapping[str, CpuMeter] | None = None,
 ) -> dict[str, SideResult]:
-    """The same load of ``kind`` calls on every side, taking turns; the first side goes first in even rounds.
+    """The same load of ``kind`` calls on every side (its ingress URLs), taking turns round by round.
 
     With ``cpu_meters``, what each side's processes spent on the CPU during its throughput rounds too:
     on two shared cores, that is what throughput comes down to.
     """
     results = {side: SideResult() for side in ingress_urls}
-
-    def turns(round_number: int) -> list[str]:
-        sides = list(ingress_urls)
-        return sides if round_number % 2 == 0 else sides[::-1]
-
-    for url in ingress_urls.values():
-        generator.latencies_ms(url, kind, plan.warm_calls)
+    sides = list(ingress_urls)
+    for urls in ingress_urls.values():
+        generator.latencies_ms(urls, kind, plan.warm_calls)
     for round_number in range(plan.rounds):
-        for side in turns(round_number):
+        for side in turns(sides, round_number):
             results[side].latencies_ms += generator.latencies_ms(ingress_urls[side], kind, plan.latency_calls)
     for concurrency in plan.concurrencies:
-        for url in ingress_urls.values():
-            generator.throughput(url, kind, concurrency, plan.warm_seconds)
+        for urls in ingress_urls.values():
+            generator.throughput(urls, kind, concurrency, plan.warm_seconds)
         for round_number in range(plan.rounds):
-            for side in turns(round_number):
+            for side in turns(sides, round_number):
                 meter = (cpu_meters or {}).get(side)
                 before = meter() if meter else {}
                 measured = generator.throughput(ingress_urls[side], kind, concurrency, plan.throughput_seconds)

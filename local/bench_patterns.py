@@ -1,25 +1,20 @@
-"""Per-pattern measurements of `make bench` on the Lambda side: demo runs, cold starts, fan-out, Kafka."""
+"""Per-pattern measurements of `make bench` on the Lambda side: demo runs and cold starts."""
 
 from __future__ import annotations
 
 import inspect
-import json
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import httpx
 from restate_lambda.local.lambda_runtime import FunctionSpec, LocalLambdaRuntime
-from restate_lambda.registration.admin import SubscriptionSpec
 
-from functions.catalog import SUBSCRIPTION_OPTIONS, Pattern
+from functions.catalog import Pattern
 from local.bench_report import Report, parse_reports
-from local.bench_stack import WARM_STEP, LambdaSide
+from local.bench_stack import LambdaSide
 from local.demo import demo_of
-from local.produce import ensure_topics, produce
-from local.stack import KAFKA_CLUSTER
 
 
 def error_text(error: BaseException) -> str:
@@ -115,121 +110,3 @@ def cold_starts(
             elif "X-Amz-Function-Error" in result.headers:
                 measured[name].note = "answered with a function error"
     return measured
-
-
-@dataclass(frozen=True)
-class FanOut:
-    walls_seconds: list[float]
-    invocations_per_run: float
-
-    @property
-    def median_wall_seconds(self) -> float:
-        return statistics.median(self.walls_seconds)
-
-
-def task_of(subtasks: int) -> dict[str, str]:
-    return {"description": ",".join(f"part{number}" for number in range(subtasks))}
-
-
-def fan_out(side: LambdaSide, spec: FunctionSpec, subtasks: int, runs: int, timeout: float = 300.0) -> FanOut:
-    """``runs`` timed runs of ``subtasks`` subtasks, after untimed ones of growing size.
-
-    The untimed runs start the execution environments, as provisioned concurrency would on AWS,
-    :data:`WARM_STEP` more at a time.
-    """
-    side.deploy(spec)
-    task = task_of(subtasks)
-    walls = []
-    try:
-        with httpx.Client(base_url=side.ingress_url, timeout=timeout) as client:
-            for size in range(WARM_STEP, subtasks + WARM_STEP, WARM_STEP):
-                client.post("/FanOutWorker/Run", json=task_of(min(size, subtasks))).raise_for_status()
-                side.wait_until_idle()
-            side.meter.mark()
-            for _ in range(runs):
-                started = time.perf_counter()
-                answer = client.post("/FanOutWorker/Run", json=task)
-                walls.append(time.perf_counter() - started)
-                answer.raise_for_status()
-                done = answer.json()["description"].count(": DONE")
-                if done != subtasks:
-                    raise RuntimeError(f"{done} of {subtasks} subtasks reported DONE")
-                side.wait_until_idle()
-        return FanOut(walls, side.meter.count([spec.name]) / runs)
-    finally:
-        side.retire(spec.name)
-
-
-@dataclass(frozen=True)
-class KafkaRun:
-    events: int
-    seconds: float
-    keys_in_order: int
-    keys: int
-
-    @property
-    def events_per_second(self) -> float:
-        return self.events / self.seconds
-
-    @property
-    def order_kept_percent(self) -> float:
-        return 100.0 * self.keys_in_order / self.keys
-
-
-TALLY_TOPIC = "bench-tally"
-
-
-def kafka_events(side: LambdaSide, spec: FunctionSpec, events: int, keys: int, timeout: float = 300.0) -> KafkaRun:
-    """``events`` records over ``keys`` keys through a subscription to ``Tally/Add``, which keeps each key's records.
-
-    One record per key first, untimed and a few keys more at a time: the execution environments
-    every key may need are started then.
-    """
-    side.deploy(spec)
-    try:
-        ensure_topics(side.kafka_bootstrap, [TALLY_TOPIC])
-        side.admin().create_subscription(
-            SubscriptionSpec(
-                source=f"kafka://{KAFKA_CLUSTER}/{TALLY_TOPIC}",
-                sink="service://Tally/Add",
-                options={**SUBSCRIPTION_OPTIONS, "group.id": "bench.tally"},
-            )
-        )
-        for warmed in range(WARM_STEP, keys + WARM_STEP, WARM_STEP):
-            side.meter.mark()
-            warm_keys = [f"warm-{key}" for key in range(min(warmed, keys))]
-            produce(side.kafka_bootstrap, TALLY_TOPIC, [(key, json.dumps("warm")) for key in warm_keys])
-            wait_for_invocations(side, spec.name, len(warm_keys), timeout)
-            side.wait_until_idle()
-
-        per_key = events // keys
-        names = [f"key-{key}" for key in range(keys)]
-        side.meter.mark()
-        started = time.monotonic()
-        # Keys interleaved, so that order per key means something: every key's records are spread over the topic.
-        produce(
-            side.kafka_bootstrap, TALLY_TOPIC, [(name, json.dumps(str(n))) for n in range(per_key) for name in names]
-        )
-        finished = wait_for_invocations(side, spec.name, per_key * keys, timeout)
-        with httpx.Client(base_url=side.ingress_url, timeout=60) as client:
-            expected = [str(n) for n in range(per_key)]
-            while True:
-                seen = {name: client.post(f"/Tally/{name}/Seen").json() for name in names}
-                if all(len(records) >= per_key for records in seen.values()) or time.monotonic() > started + timeout:
-                    break
-                time.sleep(0.5)
-                finished = time.monotonic()
-        in_order = sum(records == expected for records in seen.values())
-        return KafkaRun(per_key * keys, finished - started, in_order, keys)
-    finally:
-        side.retire(spec.name)
-
-
-def wait_for_invocations(side: LambdaSide, function: str, count: int, timeout: float) -> float:
-    """When ``function`` had ``count`` invocations since the mark (``time.monotonic()``)."""
-    deadline = time.monotonic() + timeout
-    while side.meter.count([function]) < count:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{function}: {side.meter.count([function])} of {count} invocations after {timeout:g} s")
-        time.sleep(0.05)
-    return time.monotonic()

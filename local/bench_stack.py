@@ -6,6 +6,10 @@
   (with per-function concurrency limits) and retires them to free memory.
 * :class:`Http2Side`: a second restate-server calling each module as a long-running endpoint,
   hypercorn serving ``restate.app(...)`` as an ASGI app over HTTP/2 without TLS (h2c).
+* :class:`ClusterSide`: a Restate cluster of three nodes (the package's
+  :class:`~restate_lambda.local.cluster.RestateCluster`, as ``LocalHarness(nodes=3)`` runs it)
+  invoking the *Lambda side's* runtime: the same function versions and execution environments
+  behind three restate-servers instead of one, so that a ratio of the two is Restate's alone.
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ from typing import Any
 
 import httpx
 from restate_lambda.local import LocalHarness
+from restate_lambda.local.cluster import RestateCluster
 from restate_lambda.local.lambda_runtime import WORKER_FILE, FunctionSpec, LocalLambdaRuntime, parse_function_reference
 from restate_lambda.local.processes import free_port, start_guarded, stop_process, tail, wait_until_listening
 from restate_lambda.registration.admin import RestateAdmin
 
 from functions.catalog import Pattern
-from local.bench_cpu import process_table, tree_cpu_seconds
+from local.bench_cpu import ProcessInfo, process_table, tree_cpu_seconds
 from local.bench_report import Report, parse_reports
 from local.processes import PROJECT_ROOT, STATE_DIR
 from local.restate_server import RESTATE_SETTINGS, RestatePorts, RestateServer
@@ -163,9 +168,9 @@ class LambdaSide:
         """Stop every worker of every version of ``name``; Restate must not invoke it any more."""
         self.runtime.delete_function(name)
 
-    def cpu_seconds(self) -> dict[str, float]:
+    def cpu_seconds(self, table: Mapping[int, ProcessInfo] | None = None) -> dict[str, float]:
         """CPU time used so far by restate-server, the runtime (this process's threads) and the workers."""
-        table = process_table()
+        table = table if table is not None else process_table()
         bench = os.getpid()
         workers = [
             pid for pid, info in table.items() if info.parent == bench and WORKER_FILE.name.encode() in info.command
@@ -186,6 +191,58 @@ class LambdaSide:
 
     def stop(self) -> None:
         self.harness.stop()
+
+
+class ClusterSide:
+    """``nodes`` restate-servers as one cluster, invoking the functions of ``lambda_side``'s runtime.
+
+    Not a second harness: that would start a second pool of execution environments (a hundred Python
+    processes per compared function, on two shared cores) and compare two pools as well as two
+    Restates. Here the nodes register the very versions the Lambda side serves.
+    """
+
+    def __init__(self, lambda_side: LambdaSide, arns: Sequence[str], state_dir: Path, nodes: int = 3) -> None:
+        self.lambda_side = lambda_side
+        self.arns = list(arns)
+        """The versions the Lambda side published that the cluster serves too."""
+        self.cluster = RestateCluster(
+            state_dir / "restate-cluster",
+            lambda_endpoint=lambda_side.runtime.url,
+            log_dir=state_dir / "logs",
+            nodes=nodes,
+            settings=RESTATE_SETTINGS,
+        )
+
+    @property
+    def ingress_urls(self) -> list[str]:
+        return self.cluster.ingress_urls
+
+    def start(self) -> ClusterSide:
+        """The nodes up, every partition led, and :attr:`arns` registered through one node (all know them)."""
+        self.cluster.start()
+        try:
+            admin = self.cluster.admin()
+            for arn in self.arns:
+                admin.register_lambda(arn)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """As :meth:`LambdaSide.cpu_seconds`, the cluster's nodes as Restate (the runtime and workers are shared)."""
+        table = process_table()
+        nodes = sum(tree_cpu_seconds(table, pid_of(node.process)) for node in self.cluster.nodes)
+        return {**self.lambda_side.cpu_seconds(table), "restate": nodes}
+
+    def __enter__(self) -> ClusterSide:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self.cluster.stop()
 
 
 def endpoint_environment(settings: Mapping[str, str]) -> dict[str, str]:
