@@ -110,7 +110,7 @@ def settings_table() -> str:
 
 def performance_table(results: Mapping[str, Any]) -> str:
     """``make bench``'s figures, as its JSON holds them, in the order the report prints them."""
-    from local.bench_report import format_value
+    from local.bench.report import format_value
 
     rows = []
     for figure in results.get("figures", []):

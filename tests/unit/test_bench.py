@@ -15,7 +15,7 @@ from typing import ClassVar
 import pytest
 from restate_lambda.local.lambda_runtime import FunctionSpec, LocalLambdaRuntime, billed_duration_ms, report_line
 
-from local.bench_bundles import (
+from local.bench.bundles import (
     bytecode_files,
     function_assets,
     measure_bundle,
@@ -23,9 +23,9 @@ from local.bench_bundles import (
     synth_is_stale,
     without_bytecode,
 )
-from local.bench_compare import CLUSTER, CLUSTER_NODES, HTTP2, LAMBDA, Compared, cluster_figures
-from local.bench_cpu import ProcessInfo, process_table, tree_cpu_seconds
-from local.bench_growth import (
+from local.bench.compare import CLUSTER, CLUSTER_NODES, HTTP2, LAMBDA, Compared, cluster_figures
+from local.bench.cpu import ProcessInfo, process_table, tree_cpu_seconds
+from local.bench.growth import (
     FANOUT_RATIO,
     KAFKA_ORDER,
     KAFKA_RATE,
@@ -35,7 +35,7 @@ from local.bench_growth import (
     kafka_curve,
     kafka_figures,
 )
-from local.bench_load import (
+from local.bench.load import (
     RESERVE,
     IngressConnection,
     SideResult,
@@ -45,7 +45,7 @@ from local.bench_load import (
     spread,
     turns,
 )
-from local.bench_report import (
+from local.bench.report import (
     ARM64_USD_PER_GB_SECOND,
     USD_PER_MILLION_REQUESTS,
     Figure,
@@ -62,7 +62,7 @@ from local.bench_report import (
     usd_per_million_runs,
     write_results,
 )
-from local.bench_stack import ReportMeter
+from local.bench.stack import ReportMeter
 from local.processes import PROJECT_ROOT
 
 FUNCTION_LOG = "\n".join(

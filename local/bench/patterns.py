@@ -12,8 +12,8 @@ from typing import Any, cast
 from restate_lambda.local.lambda_runtime import FunctionSpec, LocalLambdaRuntime
 
 from functions.catalog import Pattern
-from local.bench_report import Report, parse_reports
-from local.bench_stack import LambdaSide
+from local.bench.report import Report, parse_reports
+from local.bench.stack import LambdaSide
 from local.demo import demo_of
 
 

@@ -27,7 +27,7 @@ in turns in the same run mostly does not. Every figure is a ratio or a count unl
 * **Kafka**: 10,000 events over 10, 100 and 1,000 keys through a subscription, the key counts taking
   turns in 2 rounds: events per second end to end, ÷ the rate over 10 keys, and the share of keys
   whose records were handled in order.
-* **The harness** (``restate_lambda.local``, :mod:`local.bench_harness`): its start-up to a first
+* **The harness** (``restate_lambda.local``, :mod:`local.bench.harness`): its start-up to a first
   answer ÷ a bare restate-server's start to a healthy admin API, taken in turns; and what its pytest
   fixtures add to each test of a suite sharing one harness, each test with a fresh key.
 
@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.catalog import PATTERNS
-from local.bench_bundles import (
+from local.bench.bundles import (
     CDK_OUT,
     FLOOR_HANDLER,
     READ_ONLY_SETTINGS,
@@ -69,8 +69,8 @@ from local.bench_bundles import (
     synthesize,
     without_bytecode,
 )
-from local.bench_compare import CLUSTER, CLUSTER_NODES, COMPARED, cluster_figures, comparison_figures, lambda_vs_http2
-from local.bench_growth import (
+from local.bench.compare import CLUSTER, CLUSTER_NODES, COMPARED, cluster_figures, comparison_figures, lambda_vs_http2
+from local.bench.growth import (
     FANOUT_GOAL_SUBTASKS,
     KAFKA_GOAL_KEYS,
     fan_out,
@@ -81,10 +81,10 @@ from local.bench_growth import (
     kafka_figures,
     tally_spec,
 )
-from local.bench_harness import per_test, startup
-from local.bench_load import LoadPlan
-from local.bench_patterns import cold_starts, error_text, run_demos
-from local.bench_report import (
+from local.bench.harness import per_test, startup
+from local.bench.load import LoadPlan
+from local.bench.patterns import cold_starts, error_text, run_demos
+from local.bench.report import (
     ARM64_USD_PER_GB_SECOND,
     PRICES_SOURCE,
     USD_PER_MILLION_REQUESTS,
@@ -99,7 +99,7 @@ from local.bench_report import (
     usd_per_million_runs,
     write_results,
 )
-from local.bench_stack import LambdaSide
+from local.bench.stack import LambdaSide
 from local.lambda_runtime import FunctionSpec, specs_for_patterns
 from local.processes import PROJECT_ROOT, STATE_DIR
 from local.reference_docs import BENCH_RESULTS
@@ -459,7 +459,9 @@ class Bench:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m local.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fewer calls and events, shorter pattern waits")
     args = parser.parse_args(argv)
     bench = Bench(QUICK if args.quick else FULL)

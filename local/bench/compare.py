@@ -16,10 +16,10 @@ from pathlib import Path
 from restate_lambda.local.lambda_runtime import FunctionSpec
 
 from functions.catalog import pattern_named
-from local.bench_load import RESERVE, SAGA, LoadGenerator, LoadPlan, SideResult, compare, round_by_round_ratio
-from local.bench_patterns import error_text
-from local.bench_report import Figure, at_least, at_most, ratio
-from local.bench_stack import WARM_STEP, ClusterSide, Http2Side, LambdaSide
+from local.bench.load import RESERVE, SAGA, LoadGenerator, LoadPlan, SideResult, compare, round_by_round_ratio
+from local.bench.patterns import error_text
+from local.bench.report import Figure, at_least, at_most, ratio
+from local.bench.stack import WARM_STEP, ClusterSide, Http2Side, LambdaSide
 
 COMPARED = {"reserve": (RESERVE, "durable_rpc"), "saga": (SAGA, "sagas")}
 """Label in the results: (call, the function serving it)."""

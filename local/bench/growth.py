@@ -10,7 +10,7 @@
 
 The amounts take turns in the same run, and each notes the CPU it used: on two shared cores, that
 is what the curves come down to. The third curve, 3 nodes ÷ 1, is measured in the rounds of the
-Lambda ÷ HTTP/2 comparison (:mod:`local.bench_compare`).
+Lambda ÷ HTTP/2 comparison (:mod:`local.bench.compare`).
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from restate_lambda.local.lambda_runtime import FunctionSpec
 from restate_lambda.registration.admin import SubscriptionSpec
 
 from functions.catalog import SUBSCRIPTION_OPTIONS
-from local.bench_load import turns
-from local.bench_report import Figure, at_least, at_most, growth_curve
-from local.bench_stack import WARM_STEP, LambdaSide
+from local.bench.load import turns
+from local.bench.report import Figure, at_least, at_most, growth_curve
+from local.bench.stack import WARM_STEP, LambdaSide
 from local.produce import ensure_topics, produce
 from local.stack import KAFKA_CLUSTER
 

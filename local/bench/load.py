@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from local.bench_report import percentile, ratio
+from local.bench.report import percentile, ratio
 
 RESERVE = "reserve"
 SAGA = "saga"

@@ -30,8 +30,8 @@ from restate_lambda.local.processes import free_port, start_guarded, stop_proces
 from restate_lambda.registration.admin import RestateAdmin
 
 from functions.catalog import Pattern
-from local.bench_cpu import ProcessInfo, process_table, tree_cpu_seconds
-from local.bench_report import Report, parse_reports
+from local.bench.cpu import ProcessInfo, process_table, tree_cpu_seconds
+from local.bench.report import Report, parse_reports
 from local.processes import PROJECT_ROOT, STATE_DIR
 from local.restate_server import RESTATE_SETTINGS, RestatePorts, RestateServer
 from local.stack import KAFKA_CLUSTER, subscriptions_of

@@ -1,0 +1,5 @@
+"""``python -m local.bench``, as `make bench` runs it."""
+
+from local.bench.run import main
+
+main()
