@@ -32,7 +32,7 @@ node still runs it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import httpx
 
@@ -113,6 +113,39 @@ def passing_over(request: httpx.Request, gone: Exception, to: httpx.URL) -> None
     )
 
 
+class Attempt:
+    """One node tried for a request: used as ``with attempt:``, a gone node passes the request on to the next.
+
+    The one rule of both transports (sync and async): the last node's failure is the caller's, an
+    earlier one is logged and swallowed, and a node that answered is where the next request starts.
+    """
+
+    def __init__(self, nodes: Nodes, request: httpx.Request, node: int, next_url: httpx.URL | None) -> None:
+        self.nodes, self.request, self.node, self.next_url = nodes, request, node, next_url
+
+    def answered(self, response: httpx.Response) -> httpx.Response:
+        self.nodes.answered(self.node)
+        return response
+
+    def __enter__(self) -> Attempt:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, gone: BaseException | None, _trace: object) -> bool:
+        if gone is None or self.next_url is None or not isinstance(gone, NODE_GONE):
+            return False
+        passing_over(self.request, gone, self.next_url)
+        return True
+
+
+def attempts(nodes: Nodes, request: httpx.Request) -> Iterator[Attempt]:
+    """The request aimed at each node it may go to, in turn."""
+    targets = nodes.targets(request)
+    for index, (node, url) in enumerate(targets):
+        aim(request, url)
+        following = targets[index + 1][1] if index + 1 < len(targets) else None
+        yield Attempt(nodes, request, node, following)
+
+
 _NODES: dict[tuple[str, ...], Nodes] = {}
 
 
@@ -134,19 +167,10 @@ class FailoverTransport(httpx.AsyncBaseTransport):
         self._transport = transport or httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        targets = self.nodes.targets(request)
-        for attempt, (node, url) in enumerate(targets):
-            aim(request, url)
-            try:
-                response = await self._transport.handle_async_request(request)
-            except NODE_GONE as gone:
-                if attempt == len(targets) - 1:
-                    raise
-                passing_over(request, gone, targets[attempt + 1][1])
-                continue
-            self.nodes.answered(node)
-            return response
-        raise AssertionError("a request has at least one target")
+        for attempt in attempts(self.nodes, request):
+            with attempt:
+                return attempt.answered(await self._transport.handle_async_request(request))
+        raise AssertionError("the last attempt raises or answers")
 
     async def aclose(self) -> None:
         await self._transport.aclose()
@@ -160,19 +184,10 @@ class SyncFailoverTransport(httpx.BaseTransport):
         self._transport = transport or httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        targets = self.nodes.targets(request)
-        for attempt, (node, url) in enumerate(targets):
-            aim(request, url)
-            try:
-                response = self._transport.handle_request(request)
-            except NODE_GONE as gone:
-                if attempt == len(targets) - 1:
-                    raise
-                passing_over(request, gone, targets[attempt + 1][1])
-                continue
-            self.nodes.answered(node)
-            return response
-        raise AssertionError("a request has at least one target")
+        for attempt in attempts(self.nodes, request):
+            with attempt:
+                return attempt.answered(self._transport.handle_request(request))
+        raise AssertionError("the last attempt raises or answers")
 
     def close(self) -> None:
         self._transport.close()
