@@ -18,7 +18,7 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,16 @@ NO_LAMBDA_ENDPOINT = "http://127.0.0.1:1"
 
 def pid_of(process: subprocess.Popen[bytes] | None) -> int:
     return process.pid if process is not None else -1
+
+
+@contextlib.contextmanager
+def stopped_on_failure(side: Any) -> Iterator[None]:
+    """A side whose start fails half-way stops what it did start: nothing may be left running."""
+    try:
+        yield
+    except BaseException:
+        side.stop()
+        raise
 
 
 class FirstEvents:
@@ -220,13 +230,10 @@ class ClusterSide:
     def start(self) -> ClusterSide:
         """The nodes up, every partition led, and :attr:`arns` registered through one node (all know them)."""
         self.cluster.start()
-        try:
+        with stopped_on_failure(self):
             admin = self.cluster.admin()
             for arn in self.arns:
                 admin.register_lambda(arn)
-        except BaseException:
-            self.stop()
-            raise
         return self
 
     def cpu_seconds(self) -> dict[str, float]:
@@ -307,7 +314,7 @@ class Http2Side:
         return self.restate.ingress_url
 
     def start(self) -> Http2Side:
-        try:
+        with stopped_on_failure(self):
             self.restate.start()
             self._started.append(self.restate)
             for endpoint in self.endpoints:
@@ -321,9 +328,6 @@ class Http2Side:
                 )
                 if answer.status_code >= 300:
                     raise RuntimeError(f"registering {endpoint.url} failed: {answer.status_code} {answer.text}")
-        except BaseException:
-            self.stop()
-            raise
         return self
 
     def cpu_seconds(self) -> dict[str, float]:
