@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from functions.catalog import PATTERNS, Pattern
-from local.api_docs import API_DOCS, DISCOVER_EVENT, SERVICE_KINDS, discovery_answers, manifest_of
+from local.api_docs import API_DOCS, DISCOVER_EVENT, SERVICE_KINDS, manifest_of
 from tests.events import load_event
 
 DISCOVER = load_event("lambda_invoke_discover")
@@ -26,10 +26,10 @@ def test_make_api_docs_sends_the_event_restate_server_sends():
     assert DISCOVER_EVENT == DISCOVER
 
 
-@pytest.fixture(scope="module")
-def answers() -> dict[str, dict[str, Any]]:
+@pytest.fixture
+def answers(discovery: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Each pattern's answer to the discover event, by pattern name."""
-    return discovery_answers(PATTERNS, DISCOVER)
+    return discovery
 
 
 def manifest(answer: dict[str, Any]) -> dict[str, Any]:
