@@ -164,7 +164,7 @@ class RestateAdmin:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AdminApiUnreachable(
-                    f"Restate admin API at {self.admin_url} not healthy after {timeout:.0f} s: {last_problem}"
+                    f"Restate admin API at {self.admin_url} not healthy after {timeout:g} s: {last_problem}"
                 )
             try:
                 self._request("GET", "/health", timeout=max(0.1, min(remaining, 5.0)))
