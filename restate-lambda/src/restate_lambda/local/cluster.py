@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from restate_lambda.local.processes import free_port, loopback_url, port_is_open, start_guarded, stop_process, tail
 from restate_lambda.local.restate_server import (
@@ -34,7 +34,7 @@ from restate_lambda.local.restate_server import (
     find_restate_server,
     lambda_endpoint_environment,
 )
-from restate_lambda.registration.admin import RestateAdmin
+from restate_lambda.registration.admin import AdminApiError, RestateAdmin
 
 NODE_ROCKSDB_MEMORY = "256MB"
 """Per node: restate-server claims up to 2 GiB by default, too much for three on a laptop."""
@@ -86,6 +86,28 @@ class NodePorts:
     @classmethod
     def free(cls) -> NodePorts:
         return cls(free_port(), free_port(), free_port())
+
+
+QUERY_PATIENCE_SECONDS = 30.0
+"""How long a query may keep failing because the cluster still tries a node it lost."""
+
+
+class ClusterAdmin(RestateAdmin):
+    """One node's admin API, asking again while a query fails on a node the cluster has just lost.
+
+    A query reads every partition, wherever it is; right after a node died, the node answering
+    still tries the dead one and fails ("connect throttled") until the cluster has moved on.
+    """
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + QUERY_PATIENCE_SECONDS
+        while True:
+            try:
+                return super().query(sql)
+            except AdminApiError as error:
+                if error.status < 500 or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.2)
 
 
 class RestateNode:
@@ -187,7 +209,7 @@ class RestateCluster:
 
     def admin(self) -> RestateAdmin:
         """The admin API of a node that runs: any one answers for the whole cluster."""
-        return RestateAdmin(self.admin_url)
+        return ClusterAdmin(self.admin_url)
 
     def live_nodes(self) -> list[RestateNode]:
         return [node for node in self.nodes if node.running]
