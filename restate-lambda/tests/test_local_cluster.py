@@ -11,11 +11,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
 from restate_lambda.local import LocalHarness
-from restate_lambda.local.aws_endpoint import LOCAL_CREDENTIALS
 
 HANDLERS = """
 import os
@@ -117,12 +115,7 @@ def test_a_killed_node_loses_no_invocation_and_a_retried_call_runs_once(cluster:
 def test_partition_snapshots_go_to_the_local_s3(cluster: LocalHarness) -> None:
     assert cluster.cluster is not None and cluster.cluster.snapshots is not None
     cluster.cluster.restatectl("snapshots", "create-snapshot", "0")
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=cluster.aws_url,
-        region_name="us-east-1",
-        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
+    assert cluster.aws is not None
+    s3 = cluster.aws.client("s3")
     keys = [item["Key"] for item in s3.list_objects_v2(Bucket=cluster.SNAPSHOT_BUCKET).get("Contents", [])]
     assert "cluster/0/latest.json" in keys, keys

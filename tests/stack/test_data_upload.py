@@ -10,10 +10,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-import boto3
 import httpx
 import pytest
-from restate_lambda.local.aws_endpoint import LOCAL_CREDENTIALS
 
 from functions.data_upload import mailer, storage
 from functions.data_upload.storage import OBJECT_KEY, bucket_name, uploaded_data
@@ -28,13 +26,7 @@ SLOW = 0.1
 
 
 def s3(stack) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=stack.aws.url,
-        region_name="us-east-1",
-        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
+    return stack.aws.client("s3")
 
 
 def object_keys(stack, bucket: str) -> list[str]:

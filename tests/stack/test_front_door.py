@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import httpx
 import pytest
-from restate_lambda.local.aws_endpoint import LOCAL_CREDENTIALS
 from restate_lambda.registration.admin import RestateAdmin
 
 from functions.catalog import INGRESS_KEY_SECRET_VARIABLE, INGRESS_KEY_VARIABLE
@@ -189,15 +187,7 @@ def test_the_openapi_document_and_docs_are_served(api):
 def test_the_api_key_comes_from_the_secret_when_one_is_configured(stack, unique, monkeypatch):
     for name, value in stack.aws.function_environment().items():
         monkeypatch.setenv(name, value)
-    secrets = boto3.client(
-        "secretsmanager",
-        endpoint_url=stack.aws.url,
-        region_name="us-east-1",
-        **{
-            "aws_access_key_id": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            "aws_secret_access_key": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        },
-    )
+    secrets = stack.aws.client("secretsmanager")
     arn = secrets.create_secret(Name=f"restate-key-{unique}", SecretString=f"key-{unique}\n")["ARN"]
     # Secrets Manager is asked in the function's region, which Lambda sets in the process's environment.
     monkeypatch.setenv("AWS_REGION", "us-east-1")

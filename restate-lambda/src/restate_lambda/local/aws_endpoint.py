@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -45,6 +46,18 @@ class LocalAwsEndpoint:
     def function_environment(self) -> dict[str, str]:
         """What a function needs so that boto3 talks to this endpoint instead of AWS."""
         return {"AWS_ENDPOINT_URL": self.url, **LOCAL_CREDENTIALS}
+
+    def client(self, service: str, region: str = "us-east-1") -> Any:
+        """A boto3 client of ``service`` at this endpoint, with the local credentials (tests, setup)."""
+        import boto3  # beside moto in the local extra; imported here, as the functions import it lazily too
+
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=region,
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
 
     def start(self) -> LocalAwsEndpoint:
         if port_is_open(self.port):

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -31,6 +30,7 @@ from restate_lambda.local.processes import free_port, loopback_url, port_is_open
 from restate_lambda.local.restate_server import (
     LOCAL_SETTINGS,
     check_version,
+    find_npm_tool,
     find_restate_server,
     lambda_endpoint_environment,
 )
@@ -48,18 +48,13 @@ def find_restatectl(path: str | os.PathLike[str] | None = None, start: Path | No
     """``restatectl``: ``path`` if given, else ``node_modules/.bin`` upwards from ``start``, else PATH."""
     if path is not None:
         return Path(path)
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / "node_modules" / ".bin" / "restatectl"
-        if candidate.is_file():
-            return candidate
-    on_path = shutil.which("restatectl")
-    if on_path is None:
+    found = find_npm_tool("restatectl", start)
+    if found is None:
         raise RestatectlNotFound(
             "restatectl not found (node_modules/.bin or PATH); install it beside restate-server, in the same "
             "version: npm install @restatedev/restatectl@<restate-server's version>"
         )
-    return Path(on_path)
+    return found
 
 
 @dataclass(frozen=True)

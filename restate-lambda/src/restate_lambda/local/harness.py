@@ -39,7 +39,7 @@ from typing import Any, Self
 
 import httpx
 
-from restate_lambda.local.aws_endpoint import LOCAL_CREDENTIALS, LocalAwsEndpoint
+from restate_lambda.local.aws_endpoint import LocalAwsEndpoint
 from restate_lambda.local.cluster import NodePorts, RestateCluster, SnapshotStore
 from restate_lambda.local.kafka_broker import KafkaBroker, ensure_kafka_jars, ensure_topics, produce
 from restate_lambda.local.lambda_runtime import FunctionSpec, LocalLambdaRuntime
@@ -338,10 +338,7 @@ class LocalHarness:
 
     def _snapshot_store(self, aws: LocalAwsEndpoint) -> SnapshotStore:
         """moto's S3 as the cluster's snapshot repository, as S3 would be on AWS (log trimming needs one)."""
-        import boto3  # the [local] extra's, with moto
-
-        s3 = boto3.client("s3", endpoint_url=aws.url, region_name="us-east-1", **_boto_credentials())
-        s3.create_bucket(Bucket=self.SNAPSHOT_BUCKET)
+        aws.client("s3").create_bucket(Bucket=self.SNAPSHOT_BUCKET)
         return SnapshotStore(f"s3://{self.SNAPSHOT_BUCKET}/cluster", endpoint_url=aws.url)
 
     def _start_together(self, servers: list[Any]) -> None:
@@ -491,13 +488,6 @@ class LocalHarness:
         return "\n".join(
             f"----- {path.name} (last lines) -----\n{tail(path, lines)}" for path in paths if path.exists()
         )
-
-
-def _boto_credentials() -> dict[str, str]:
-    return {
-        "aws_access_key_id": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    }
 
 
 class _Starting:

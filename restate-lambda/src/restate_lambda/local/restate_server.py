@@ -27,6 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import Self
 
+from restate_lambda.local.aws_endpoint import LOCAL_CREDENTIALS
 from restate_lambda.local.processes import (
     LOOPBACK,
     loopback_url,
@@ -65,16 +66,23 @@ LOCAL_SETTINGS = {
 def lambda_endpoint_environment(endpoint: str, region: str) -> dict[str, str]:
     """What makes a restate-server invoke Lambda functions through ``endpoint``: the AWS SDK inside it
     takes the endpoint from the environment, and still wants credentials and a region (dummy ones)."""
-    return {
-        "AWS_ENDPOINT_URL_LAMBDA": endpoint,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_REGION": region,
-    }
+    return {"AWS_ENDPOINT_URL_LAMBDA": endpoint, **LOCAL_CREDENTIALS, "AWS_REGION": region}
 
 
 class RestateServerNotFound(FileNotFoundError):
     """No restate-server where the harness looks; the message says how to install one."""
+
+
+def find_npm_tool(name: str, start: Path | None = None) -> Path | None:
+    """``name`` in ``node_modules/.bin`` of ``start`` (default: here) or a folder above it, as ``npx`` finds
+    a project's pinned tools, else on ``PATH``; None where neither has it."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "node_modules" / ".bin" / name
+        if candidate.is_file():
+            return candidate
+    on_path = shutil.which(name)
+    return Path(on_path) if on_path is not None else None
 
 
 def find_restate_server(path: str | os.PathLike[str] | None = None, start: Path | None = None) -> Path:
@@ -85,13 +93,9 @@ def find_restate_server(path: str | os.PathLike[str] | None = None, start: Path 
             return given
         raise RestateServerNotFound(f"restate-server not found at {given} (given as its path).\n{install_hint()}")
     here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / "node_modules" / ".bin" / "restate-server"
-        if candidate.is_file():
-            return candidate
-    on_path = shutil.which("restate-server")
-    if on_path is not None:
-        return Path(on_path)
+    found = find_npm_tool("restate-server", here)
+    if found is not None:
+        return found
     raise RestateServerNotFound(
         f"restate-server not found: not in node_modules/.bin of {here} or a folder above it, nor on PATH.\n"
         f"{install_hint()}"
