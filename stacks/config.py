@@ -44,15 +44,11 @@ from pydantic import (
 from pydantic import ValidatorFunctionWrapHandler as Handler
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError, PydanticUseDefault
+from restate_lambda.cdk import RESTATE_CLOUD_ACCOUNT, RESTATE_CLOUD_PRINCIPAL_ARN, restate_cloud_urls
 
 from functions.catalog import HTTP_APIS, PATTERNS, HttpApi, http_api_named
 from functions.common.settings import problem_of
 from stacks.bundling import PROJECT_ROOT
-
-RESTATE_CLOUD_ACCOUNT = "654654156625"
-"""The AWS account Restate Cloud invokes Lambda functions from (Restate's published default)."""
-RESTATE_CLOUD_PRINCIPAL_ARN = f"arn:aws:iam::{RESTATE_CLOUD_ACCOUNT}:role/RestateCloud"
-"""The role in that account that assumes each environment's invoker role."""
 
 FunctionUrlAuth = Literal["AWS_IAM", "NONE"]
 
@@ -247,12 +243,6 @@ def _at_most_the_provider_limit(seconds: int) -> int:
             "default)"
         )
     return seconds
-
-
-def restate_cloud_urls(environment_id: str, region: str) -> tuple[str, str]:
-    """(admin URL, ingress URL) of a Restate Cloud environment; the host uses the id without ``env_``."""
-    host = f"{environment_id.removeprefix('env_')}.env.{region}.restate.cloud"
-    return f"https://{host}:9070", f"https://{host}"
 
 
 class VpcPlacement(BaseModel):
