@@ -5,22 +5,22 @@ them, then the other half follows. Each package must end with exactly its 20 loc
 order they were produced (20 stays under PACKAGE_MAX_LOCATIONS, so the bounded list keeps them all).
 
 The broker is the session's: before the test ends, every catalog subscription has consumed a record
-produced after the restart, so the tests after it find Kafka working.
+produced after the restart (tests/kafka_health.py), so the tests after it find Kafka working.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import pytest
 
-from functions.catalog import Subscription, all_subscriptions
+from functions.catalog import all_subscriptions
 from local.produce import produce
 from local.stack import LocalStack
 from tests.fault_figures import report_fault
+from tests.kafka_health import ensure_every_subscription_consumes, invocations
 from tests.polling import wait_until
 from tests.stack.test_event_enrichment import TOPIC, location, package_info, register
 from tests.stack_setup import TEST_SETTINGS
@@ -36,30 +36,6 @@ LOCATION_UPDATES = next(subscription for subscription in all_subscriptions() if 
 PACKAGES = 50
 EVENTS = 1000
 assert int(TEST_SETTINGS["PACKAGE_MAX_LOCATIONS"]) >= EVENTS // PACKAGES, "a package would drop its oldest locations"
-
-
-def invocations(stack: LocalStack, subscription: Subscription, keys: list[str], over: bool) -> int:
-    """How many invocations the subscription's handler has for these keys that are over, or not over yet."""
-    listed = ", ".join(f"'{key}'" for key in keys)
-    rows = stack.admin().query(
-        "SELECT count(*) AS found FROM sys_invocation "
-        f"WHERE target_service_name = '{subscription.service}' AND target_handler_name = '{subscription.handler}' "
-        f"AND target_service_key IN ({listed}) AND status {'=' if over else '<>'} 'completed'"
-    )
-    return int(rows[0]["found"])
-
-
-def assert_every_subscription_consumes(stack: LocalStack) -> None:
-    # The record need not be valid: a handler refusing it has consumed it all the same.
-    keys = {subscription: f"consuming-{uuid.uuid4().hex[:12]}" for subscription in all_subscriptions()}
-    for subscription, key in keys.items():
-        produce(stack.kafka_bootstrap, subscription.topic, [(key, "{}")])
-    for subscription, key in keys.items():
-        wait_until(
-            partial(invocations, stack, subscription, [key], over=True),
-            f"the subscription of {subscription.topic} to consume again",
-            timeout=180,
-        )
 
 
 def test_broker_restart_under_1000_events_loses_none_duplicates_none_keeps_order_per_key(
@@ -84,7 +60,7 @@ def test_broker_restart_under_1000_events_loses_none_duplicates_none_keeps_order
             timeout=600,
         )
     finally:
-        assert_every_subscription_consumes(kafka_stack)
+        ensure_every_subscription_consumes(kafka_stack)
     # A record read twice after the restart would be queued behind the originals: wait for the queues to drain.
     wait_until(
         partial(invocations, kafka_stack, LOCATION_UPDATES, packages, over=False),

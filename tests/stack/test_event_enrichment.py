@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from local.produce import produce
+from tests.kafka_health import ensure_every_subscription_consumes
 from tests.polling import wait_until
-from tests.stack.test_event_transactions import feed
 
 pytestmark = pytest.mark.kafka
 
@@ -127,27 +127,12 @@ def test_broker_restart_mid_stream_loses_nothing_duplicates_nothing_keeps_order(
     produce(kafka_stack.kafka_bootstrap, TOPIC, events[:120])
     assert kafka_stack.kafka is not None
     kafka_stack.kafka.restart()
-    produce(kafka_stack.kafka_bootstrap, TOPIC, events[120:])
+    try:
+        produce(kafka_stack.kafka_bootstrap, TOPIC, events[120:])
+    finally:
+        # The broker is the session's: every subscription consumes again before the next test relies on it.
+        ensure_every_subscription_consumes(kafka_stack)
     for index, package in enumerate(packages):
         expected = [f"{n:04d}" for n in range(index, 240, 10)]
-        found = locations_of(kafka_stack, package, len(expected), timeout=120)
+        found = locations_of(kafka_stack, package, len(expected))
         assert [entry["timestamp"] for entry in found] == expected
-    # The broker is shared: every other subscription must consume again too before the next test relies on it.
-    user = f"after-restart-{unique}"
-    produce(kafka_stack.kafka_bootstrap, "social-media-posts", [(user, json.dumps({"content": "hi", "metadata": "m"}))])
-    wait_until(lambda: feed(kafka_stack, user), "UserFeed's subscription to consume again", timeout=120)
-
-
-def test_a_package_keeps_its_newest_locations_so_its_state_stays_bounded(kafka_stack, unique):
-    # PACKAGE_MAX_LOCATIONS is 30 in the tests (100 by default).
-    register(kafka_stack, unique)
-    for n in range(31):
-        response = httpx.post(
-            f"{kafka_stack.ingress_url}/PackageTracker/{unique}/UpdateLocation",
-            json={"timestamp": f"{n:04d}", "location": f"stop {n}"},
-            timeout=30,
-        )
-        assert response.status_code == 200, response.text
-    assert [entry["timestamp"] for entry in package_info(kafka_stack, unique)["locations"]] == [
-        f"{n:04d}" for n in range(1, 31)
-    ]
