@@ -35,8 +35,12 @@ class Subscription:
 SUBSCRIPTION_OPTIONS: Mapping[str, str] = {
     # A new subscription reads its topic from the start, so records produced before it existed count.
     "auto.offset.reset": "earliest",
-    # A consumer that lost its broker rejoins its group within seconds instead of librdkafka's 45 s.
-    "session.timeout.ms": "10000",
+    # Long enough that a broker restart does not time the session out on the consumer's side: after
+    # such a timeout restate-server 1.7.12's consumer revoked its partitions and never joined again
+    # (seen with 10 s, the broker down for 6 s and then loading its groups). Short enough that a
+    # consumer restate-server started anew after a transport error is not kept waiting for librdkafka's
+    # default 45 s until the group lets its dead predecessor go.
+    "session.timeout.ms": "30000",
     "heartbeat.interval.ms": "1000",
     # Topics created after the subscription are noticed within seconds, not at the 5 min default.
     "topic.metadata.refresh.interval.ms": "5000",
