@@ -20,8 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from functions.common.validation import pattern_app, typed_handler
 
+async_task_worker = restate.Service("AsyncTaskWorker")
+"""The worker behind the queue: submitters send it tasks through Restate, never call it themselves."""
+
 
 class Task(BaseModel):
+    """A task for the worker; its ``id`` is also the idempotency key it is sent with."""
+
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1)
@@ -29,10 +34,9 @@ class Task(BaseModel):
 
 
 class TaskResult(BaseModel):
+    """What the worker made of the task: the outcome of its heavy work."""
+
     description: str
-
-
-async_task_worker = restate.Service("AsyncTaskWorker")
 
 
 @typed_handler(async_task_worker.handler, "RunTask")

@@ -15,7 +15,7 @@ import restate
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from functions.common.logs import pattern_logger
-from functions.common.validation import typed_handler
+from functions.common.validation import TypedHandler, typed_handler
 
 logger = pattern_logger(__name__)
 
@@ -40,41 +40,47 @@ class BookingId(RootModel[NonEmpty]):
     """The body of Confirm and Cancel: the booking id Reserve returned, as a JSON string."""
 
 
+def new_booking(ctx: restate.Context, booking: str, details: str) -> str:
+    """A booking id for what ``Reserve`` holds: ``ctx.uuid()`` gives the same one when Restate retries the call."""
+    booking_id = str(ctx.uuid())
+    logger.info("%s reserved: %s (%s)", booking, booking_id, details)
+    return booking_id
+
+
+SettleBooking = TypedHandler[restate.Context, BookingId, None]
+"""``Confirm`` or ``Cancel``: takes the booking id, answers nothing."""
+
+
+def settlement_handlers(partner: restate.Service, booking: str) -> tuple[SettleBooking, SettleBooking]:
+    """``partner``'s ``Confirm`` and ``Cancel``, the same for both partners: they log the ``booking`` they settle."""
+
+    @typed_handler(partner.handler, "Confirm")
+    async def confirm(ctx: restate.Context, booking_id: BookingId) -> None:
+        logger.info("%s confirmed: %s", booking, booking_id.root)
+
+    @typed_handler(partner.handler, "Cancel")
+    async def cancel(ctx: restate.Context, booking_id: BookingId) -> None:
+        logger.info("%s cancelled: %s", booking, booking_id.root)
+
+    return confirm, cancel
+
+
 flights = restate.Service("Flights")
 
 
 @typed_handler(flights.handler, "Reserve")
 async def reserve_flight(ctx: restate.Context, request: FlightRequest) -> str:
-    booking_id = str(ctx.uuid())
-    logger.info("Flight reserved: %s (flight %s for %s)", booking_id, request.flight_id, request.passenger_name)
-    return booking_id
+    return new_booking(ctx, "Flight", f"flight {request.flight_id} for {request.passenger_name}")
 
 
-@typed_handler(flights.handler, "Confirm")
-async def confirm_flight(ctx: restate.Context, booking_id: BookingId) -> None:
-    logger.info("Flight confirmed: %s", booking_id.root)
-
-
-@typed_handler(flights.handler, "Cancel")
-async def cancel_flight(ctx: restate.Context, booking_id: BookingId) -> None:
-    logger.info("Flight cancelled: %s", booking_id.root)
-
+confirm_flight, cancel_flight = settlement_handlers(flights, "Flight")
 
 car_rentals = restate.Service("CarRentals")
 
 
 @typed_handler(car_rentals.handler, "Reserve")
 async def reserve_car(ctx: restate.Context, request: CarRequest) -> str:
-    booking_id = str(ctx.uuid())
-    logger.info("Car reserved: %s (at %s on %s)", booking_id, request.pickup_location, request.rental_date)
-    return booking_id
+    return new_booking(ctx, "Car", f"at {request.pickup_location} on {request.rental_date}")
 
 
-@typed_handler(car_rentals.handler, "Confirm")
-async def confirm_car(ctx: restate.Context, booking_id: BookingId) -> None:
-    logger.info("Car confirmed: %s", booking_id.root)
-
-
-@typed_handler(car_rentals.handler, "Cancel")
-async def cancel_car(ctx: restate.Context, booking_id: BookingId) -> None:
-    logger.info("Car cancelled: %s", booking_id.root)
+confirm_car, cancel_car = settlement_handlers(car_rentals, "Car")

@@ -21,8 +21,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -98,6 +100,15 @@ def checked_as(check: Callable[[str], Any]) -> Callable[[str], str]:
     return checked_argument
 
 
+@contextmanager
+def exit_when_a_call_fails(what: str) -> Iterator[None]:
+    """On a failed call inside, exit with ``<what> failed: <why>``: one line for the user, not a traceback."""
+    try:
+        yield
+    except CALL_FAILED as error:
+        sys.exit(f"{what} failed: {error}")
+
+
 def call_key() -> str:
     """An idempotency key for one call that has none of its own: sent again to another node, it is not done twice."""
     return f"call-{uuid.uuid4().hex}"
@@ -127,6 +138,17 @@ def run_flow(
 def checked(response: httpx.Response) -> httpx.Response:
     """``response``, unless the ingress refused the call: then :class:`IngressError` is raised."""
     return checked_call(response, response.request.url.path)
+
+
+def read_shared(ingress: Ingress, service: str, key: str, handler: str, token: str | None = None) -> Any:
+    """The answer of a virtual object's shared ``handler`` for ``key``, called without a body.
+
+    A shared handler only reads: asking another node again changes nothing, so no idempotency key.
+    """
+    with ingress_client(ingress, token) as client:
+        path = f"/{service}/{quote(key, safe='')}/{handler}"
+        response = checked(client.post(path, extensions={REPEATABLE: True}))
+    return response.json()
 
 
 def attach_to_invocation(ingress: Ingress, invocation_id: str, token: str | None = None, timeout: float = 600.0) -> Any:

@@ -10,11 +10,10 @@ Running the client again with a used id gets that upload's URL, without uploadin
 from __future__ import annotations
 
 import argparse
-import sys
 
 from functions.data_upload.email_address import looks_like_an_email_address
 from functions.front_door.flows import DEFAULT_UPLOAD_WAIT_SECONDS, UploadOutcome
-from local.clients import CALL_FAILED, Ingress, add_ingress_arguments, checked_as, run_flow
+from local.clients import Ingress, add_ingress_arguments, checked_as, exit_when_a_call_fails, run_flow
 
 
 def upload_data(
@@ -55,10 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     add_ingress_arguments(parser)
     args = parser.parse_args(argv)
-    try:
+    with exit_when_a_call_fails("upload"):
         outcome = upload_data(args.ingress, args.id, args.email, args.wait, args.token)
-    except CALL_FAILED as error:
-        sys.exit(f"upload failed: {error}")
     print(outcome.describe(args.wait))
 
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from functions.front_door.flows import Submission, looks_like_an_id, parse_delay
-from local.clients import CALL_FAILED, Ingress, add_ingress_arguments, checked_as, run_flow
+from local.clients import Ingress, add_ingress_arguments, checked_as, exit_when_a_call_fails, run_flow
 
 
 def submit_task(
@@ -45,14 +44,12 @@ def main(argv: list[str] | None = None) -> None:
     # Checked too: an id the submit refuses could not be attached to.
     attach.add_argument("--id", required=True, type=checked_as(looks_like_an_id))
     args = parser.parse_args(argv)
-    try:
+    with exit_when_a_call_fails(args.command):
         if args.command == "submit":
             submission = submit_task(args.ingress, args.id, args.description, args.delay, args.token)
             print(f"{submission.status} {submission.invocation_id}")
         else:
             print(json.dumps(attach_to_task(args.ingress, args.id, args.token)))
-    except CALL_FAILED as error:
-        sys.exit(f"{args.command} failed: {error}")
 
 
 if __name__ == "__main__":

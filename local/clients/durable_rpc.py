@@ -8,9 +8,8 @@ python -m local.clients.durable_rpc --product-id 1 --reservation-id 1    # true 
 from __future__ import annotations
 
 import argparse
-import sys
 
-from local.clients import CALL_FAILED, Ingress, add_ingress_arguments, run_flow
+from local.clients import Ingress, add_ingress_arguments, exit_when_a_call_fails, run_flow
 
 
 def reserve_product(ingress: Ingress, product_id: str, reservation_id: str, token: str | None = None) -> bool:
@@ -24,10 +23,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reservation-id", required=True, help="used as the idempotency key")
     add_ingress_arguments(parser)
     args = parser.parse_args(argv)
-    try:
+    with exit_when_a_call_fails("reservation"):
         reserved = reserve_product(args.ingress, args.product_id, args.reservation_id, args.token)
-    except CALL_FAILED as error:
-        sys.exit(f"reservation failed: {error}")
     print("true" if reserved else "false")
 
 

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 from urllib.parse import quote
 
 from local.clients import (
-    CALL_FAILED,
-    REPEATABLE,
     Ingress,
     add_ingress_arguments,
     call_key,
     checked,
+    exit_when_a_call_fails,
     ingress_client,
+    read_shared,
 )
 
 
@@ -38,11 +37,7 @@ def register_package(ingress: Ingress, package_id: str, destination: str, token:
 
 
 def package_info(ingress: Ingress, package_id: str, token: str | None = None) -> dict[str, Any]:
-    with ingress_client(ingress, token) as client:
-        # A shared handler only reads: asking another node again changes nothing.
-        path = f"/PackageTracker/{quote(package_id, safe='')}/GetPackageInfo"
-        response = checked(client.post(path, extensions={REPEATABLE: True}))
-    info: dict[str, Any] = response.json()
+    info: dict[str, Any] = read_shared(ingress, "PackageTracker", package_id, "GetPackageInfo", token)
     return info
 
 
@@ -56,14 +51,12 @@ def main(argv: list[str] | None = None) -> None:
     info = commands.add_parser("info", help="the package's destination and locations so far")
     info.add_argument("--package", required=True)
     args = parser.parse_args(argv)
-    try:
+    with exit_when_a_call_fails(args.command):
         if args.command == "register":
             register_package(args.ingress, args.package, args.destination, args.token)
             print(f"registered {args.package}")
         else:
             print(json.dumps(package_info(args.ingress, args.package, args.token), indent=2))
-    except CALL_FAILED as error:
-        sys.exit(f"{args.command} failed: {error}")
 
 
 if __name__ == "__main__":

@@ -7,19 +7,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
-from urllib.parse import quote
 
-from local.clients import CALL_FAILED, REPEATABLE, Ingress, add_ingress_arguments, checked, ingress_client
+from local.clients import Ingress, add_ingress_arguments, exit_when_a_call_fails, read_shared
 
 
 def user_feed(ingress: Ingress, user_id: str, token: str | None = None) -> list[dict[str, Any]]:
     """The user's published posts, oldest first."""
-    with ingress_client(ingress, token) as client:
-        # A shared handler only reads: asking another node again changes nothing.
-        response = checked(client.post(f"/UserFeed/{quote(user_id, safe='')}/GetFeed", extensions={REPEATABLE: True}))
-    posts: list[dict[str, Any]] = response.json()["posts"]
+    posts: list[dict[str, Any]] = read_shared(ingress, "UserFeed", user_id, "GetFeed", token)["posts"]
     return posts
 
 
@@ -28,10 +23,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--user", required=True)
     add_ingress_arguments(parser)
     args = parser.parse_args(argv)
-    try:
+    with exit_when_a_call_fails("reading the feed"):
         print(json.dumps(user_feed(args.ingress, args.user, args.token), indent=2))
-    except CALL_FAILED as error:
-        sys.exit(f"reading the feed failed: {error}")
 
 
 if __name__ == "__main__":

@@ -19,23 +19,19 @@ from typing import Any
 from urllib.parse import quote
 
 from local.clients import (
-    CALL_FAILED,
-    REPEATABLE,
     Ingress,
     add_ingress_arguments,
     attach_to_invocation,
     checked,
+    exit_when_a_call_fails,
     ingress_client,
+    read_shared,
 )
 
 
 def payment_status(ingress: Ingress, invoice_id: str, token: str | None = None) -> dict[str, Any]:
     """``{"invoice_id", "paid", "reminders_count", "escalated", "scheduled_reminder"}``."""
-    with ingress_client(ingress, token) as client:
-        # A shared handler only reads: asking another node again changes nothing.
-        path = f"/PaymentTracker/{quote(invoice_id, safe='')}/GetStatus"
-        response = checked(client.post(path, extensions={REPEATABLE: True}))
-    status: dict[str, Any] = response.json()
+    status: dict[str, Any] = read_shared(ingress, "PaymentTracker", invoice_id, "GetStatus", token)
     return status
 
 
@@ -93,14 +89,12 @@ def main(argv: list[str] | None = None) -> None:
     ):
         commands.add_parser(name, help=help_text).add_argument("--invoice", required=True)
     args = parser.parse_args(argv)
-    try:
+    with exit_when_a_call_fails(args.command):
         status = payment_status(args.ingress, args.invoice, args.token)
         if args.command == "wait-next-reminder":
             if status["scheduled_reminder"] is None:
                 sys.exit(f"no reminder is scheduled for invoice {args.invoice}")
             status = wait_for_invocation(args.ingress, status["scheduled_reminder"], args.token)
-    except CALL_FAILED as error:
-        sys.exit(f"{args.command} failed: {error}")
     print(json.dumps(status))
 
 

@@ -13,13 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 import uuid
 from typing import Any
 
 from functions.webhook_callbacks.stripe_signature import signature_header
-from local.clients import CALL_FAILED, Ingress, add_ingress_arguments, call_key, checked, ingress_client
+from local.clients import Ingress, add_ingress_arguments, call_key, checked, exit_when_a_call_fails, ingress_client
 
 WEBHOOK_PATH = "/WebhookCallbackRouter/OnStripeEvent"
 
@@ -79,10 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     add_ingress_arguments(parser)
     args = parser.parse_args(argv)
     event = stripe_event(args.type, args.invoice, args.customer, args.event_id)
-    try:
+    with exit_when_a_call_fails("webhook delivery"):
         receipt = send_stripe_event(args.ingress, event, args.secret, args.token)
-    except CALL_FAILED as error:
-        sys.exit(f"webhook delivery failed: {error}")
     print(json.dumps(receipt))
 
 
