@@ -16,8 +16,11 @@ kept in ``docs/results/``, so that the pages are reproducible from what is commi
 from __future__ import annotations
 
 import argparse
+import ast
+import inspect
 import json
 import re
+import textwrap
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -90,6 +93,23 @@ def _limits(field: FieldInfo) -> str:
     return ", ".join(bounds) or "-"
 
 
+def attribute_docstrings(model: type[BaseModel]) -> dict[str, str]:
+    """Each field's docstring: the string written under the field in ``model``'s own class body."""
+    class_body = ast.parse(textwrap.dedent(inspect.getsource(model))).body[0]
+    assert isinstance(class_body, ast.ClassDef)
+    docstrings = {}
+    for statement, following in zip(class_body.body, class_body.body[1:], strict=False):
+        if (
+            isinstance(statement, ast.AnnAssign)
+            and isinstance(statement.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
+            docstrings[statement.target.id] = inspect.cleandoc(following.value.value)
+    return docstrings
+
+
 def settings_table() -> str:
     """Every setting of every catalog entry: variable, default and limits from its ``Settings`` model."""
     from functions.catalog import HTTP_APIS, PATTERNS
@@ -100,11 +120,12 @@ def settings_table() -> str:
         if model is None:
             continue
         defaults = model.environment_defaults()
-        for field in model.model_fields.values():
+        docstrings = attribute_docstrings(model)
+        for name, field in model.model_fields.items():
             variable = str(field.alias)
             link = f"[{entry.name}](../functions/{entry.name}/settings.py)"
             default = f"`{defaults[variable]}`" if defaults[variable] else "none"
-            rows.append((link, f"`{variable}`", default, _limits(field), field.description or ""))
+            rows.append((link, f"`{variable}`", default, _limits(field), docstrings.get(name, "")))
     return _table(["pattern", "variable", "default", "accepted", "what"], rows)
 
 
