@@ -7,22 +7,37 @@ its result was journaled.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from functions.common.logs import pattern_logger
 
 logger = pattern_logger(__name__)
 
 
-def send_reminder_email(invoice_id: str, customer: str, reminder_number: int, max_reminders: int) -> None:
+class InvoiceToNotifyAbout(Protocol):
+    """What a notification says of an invoice (the service's ``Invoice`` model has it)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def customer(self) -> str: ...
+
+
+def send_reminder_email(invoice: InvoiceToNotifyAbout, reminder_number: int, max_reminders: int) -> None:
     logger.info(
         "Sending reminder email for invoice %s to customer %s (reminder %d of %d)",
-        invoice_id,
-        customer,
+        invoice.id,
+        invoice.customer,
         reminder_number,
         max_reminders,
     )
 
 
-def escalate_to_support(invoice_id: str, customer: str, reminders_sent: int) -> None:
+def escalate_to_support(invoice: InvoiceToNotifyAbout, reminders_sent: int) -> None:
     logger.info(
-        "Escalating invoice %s of customer %s to support after %d reminders", invoice_id, customer, reminders_sent
+        "Escalating invoice %s of customer %s to support after %d reminders",
+        invoice.id,
+        invoice.customer,
+        reminders_sent,
     )

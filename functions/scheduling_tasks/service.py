@@ -120,13 +120,7 @@ async def on_payment_failure(ctx: restate.ObjectContext, event: InvoiceEvent) ->
 
     reminders_sent = await ctx.get(REMINDERS_COUNT, type_hint=int) or 0
     if reminders_sent >= MAX_REMINDERS:
-        await ctx.run_typed(
-            "escalate to support",
-            escalate_to_support,
-            invoice_id=invoice.id,
-            customer=invoice.customer,
-            reminders_sent=reminders_sent,
-        )
+        await ctx.run_typed("escalate to support", escalate_to_support, invoice=invoice, reminders_sent=reminders_sent)
         ctx.set(ESCALATED, True)
         return await current_status(ctx)
 
@@ -134,8 +128,7 @@ async def on_payment_failure(ctx: restate.ObjectContext, event: InvoiceEvent) ->
     await ctx.run_typed(
         "send reminder",
         send_reminder_email,
-        invoice_id=invoice.id,
-        customer=invoice.customer,
+        invoice=invoice,
         reminder_number=reminder_number,
         max_reminders=MAX_REMINDERS,
     )
