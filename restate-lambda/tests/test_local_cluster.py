@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import textwrap
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,10 +47,28 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHarness]:
     (source / "counter.py").write_text(textwrap.dedent(HANDLERS))
     effects = source / "effects.txt"
     effects.touch()
-    with LocalHarness(
-        {"counter": "counter:app"}, source=source, environment={"EFFECTS": str(effects)}, nodes=3, aws=True
-    ) as harness:
-        yield harness
+
+    def harness() -> LocalHarness:
+        return LocalHarness(
+            {"counter": "counter:app"}, source=source, environment={"EFFECTS": str(effects)}, nodes=3, aws=True
+        )
+
+    try:
+        started = harness().start()
+    except TimeoutError as problem:
+        # In a full `make test` on two busy cores, a new cluster once kept a partition without a leader
+        # for two minutes (the other nodes saw n1's status as unknown); alone, the module always formed.
+        # A second cluster is tried once, and said so; a second failure fails the tests.
+        warnings.warn(ClusterFormedOnSecondTry(f"the first cluster did not form: {str(problem)[:3000]}"), stacklevel=1)
+        started = harness().start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+class ClusterFormedOnSecondTry(UserWarning):
+    """The module's cluster did not get a leader for every partition in time, and a new one was started."""
 
 
 def effects_of(harness: LocalHarness) -> list[str]:

@@ -400,6 +400,7 @@ class RestateCluster:
         excluded = {node.name for node in not_on}
         deadline = started + timeout
         expected = None
+        leaders: dict[int, str] = {}
         while True:
             try:
                 expected = expected or self.partitions()
@@ -409,7 +410,10 @@ class RestateCluster:
             except RuntimeError:
                 pass  # a node going away in the middle of a query; ask again
             if time.monotonic() > deadline:
-                raise TimeoutError(f"partitions without a leader after {timeout:.0f} s; logs:\n{self.log_tails()}")
+                raise TimeoutError(
+                    f"partitions without a leader after {timeout:.0f} s (leaders of {expected} partitions: "
+                    f"{leaders}); logs:\n{self.log_tails()}"
+                )
             time.sleep(0.1)
 
     def log_tails(self, lines: int = 20) -> str:
