@@ -56,9 +56,8 @@ policy, so each must be idempotent.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import restate
 from pydantic import BaseModel, ConfigDict, Field
@@ -130,8 +129,7 @@ def refund_payment(payment_id: str) -> None:
 # --- The saga. ---
 
 
-@dataclass(frozen=True)
-class Compensation:
+class Compensation(NamedTuple):
     description: str
     undo: Callable[[], Awaitable[object]]
 
