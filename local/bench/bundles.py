@@ -131,6 +131,9 @@ FLOOR_DIR = PROJECT_ROOT / "tests" / "lambda_functions"
 FLOOR_FILE = "empty_app.py"
 FLOOR_HANDLER = "empty_app.app"
 """The floor's handler in its bundle, where ``empty_app.py`` lies at the top, as a function's own code does."""
+ONE_MODEL_FILE = "one_model_app.py"
+ONE_MODEL_HANDLER = "one_model_app.app"
+"""The empty app with one pydantic model, beside the floor: what a pattern's first model costs by itself."""
 READ_ONLY_SETTINGS = {"PYTHONDONTWRITEBYTECODE": "1"}
 """Writing no bytecode, as in a read-only folder: as root, this process's permissions would not stop it."""
 
@@ -182,13 +185,13 @@ def cold_start_code(version: str = LAMBDA_PYTHON_VERSION) -> ColdStartCode:
     return ColdStartCode(target, interpreter, full_version, note)
 
 
-def build_floor_bundle(output_dir: Path, target: Target) -> Path:
-    """The floor's bundle: ``empty_app.py`` with the shared requirements, built as a pattern's is."""
+def build_floor_bundle(output_dir: Path, target: Target, app_file: str = FLOOR_FILE) -> Path:
+    """A reference app's bundle (the floor's ``empty_app.py`` by default), built as a pattern's is."""
     from restate_lambda.cdk.bundling import Bundle, PythonSources
 
     from stacks.bundling import CONSTRAINTS, DEPENDENCY_CACHE, REQUIREMENTS
 
-    sources = [PythonSources(FLOOR_DIR, include=(FLOOR_FILE,))]
+    sources = [PythonSources(FLOOR_DIR, include=(app_file,))]
     bundle = Bundle(sources, REQUIREMENTS, target, DEPENDENCY_CACHE, constraints=CONSTRAINTS)
     return bundle.build(output_dir)
 

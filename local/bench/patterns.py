@@ -78,6 +78,16 @@ class ColdStart:
     def median_first_invocation_ms(self) -> float:
         return statistics.median(report.duration_ms for report in self.reports) if self.reports else 0.0
 
+    def over(self, reference: ColdStart) -> float:
+        """This cold start ÷ ``reference``'s, as the median of the rounds' ratios: each round's two side by side.
+
+        A ratio of the two medians would also divide one busy moment of the machine by another one's:
+        taken round by round, a slow stretch that both subjects of a round ran in cancels out.
+        """
+        return statistics.median(
+            subject / measured for subject, measured in zip(self.samples_ms, reference.samples_ms, strict=True)
+        )
+
 
 def cold_starts(
     runtime: LocalLambdaRuntime, subjects: Mapping[str, tuple[FunctionSpec, Any]], repetitions: int

@@ -56,6 +56,8 @@ from functions.catalog import PATTERNS
 from local.bench.bundles import (
     CDK_OUT,
     FLOOR_HANDLER,
+    ONE_MODEL_FILE,
+    ONE_MODEL_HANDLER,
     READ_ONLY_SETTINGS,
     build_floor_bundle,
     build_pattern_bundle,
@@ -94,7 +96,6 @@ from local.bench.report import (
     figures_as_json,
     missed_goals,
     projected_latency_ms,
-    ratio,
     render_table,
     usd_per_million_runs,
     write_results,
@@ -112,6 +113,7 @@ and no bytecode is written into the bundles, as none can be into Lambda's read-o
 BYTECODE_PATTERN = "durable_rpc"
 """The pattern whose cold start is also measured on its bundle without bytecode."""
 NO_BYTECODE = f"{BYTECODE_PATTERN} without bytecode"
+ONE_MODEL = "one pydantic model"
 QUICK_SETTINGS = {
     "MACHINE_TRANSITION_SECONDS": "0.5",
     "MODERATION_POLL_SECONDS": "0.5",
@@ -147,7 +149,7 @@ class Profile:
 FULL = Profile(
     reserve_load=LoadPlan(rounds=6, latency_calls=60, throughput_seconds=2.0),
     saga_load=LoadPlan(rounds=6, latency_calls=16, throughput_seconds=4.0),
-    cold_start_repetitions=5,
+    cold_start_repetitions=9,
     fan_out_runs=3,
     fan_out_sizes=(1, 10, 50, FANOUT_GOAL_SUBTASKS, 200),
     kafka_events=10_000,
@@ -299,7 +301,13 @@ class Bench:
             code_root=build_floor_bundle(bundles / "floor", code.target),
             python=code.python,
         )
-        subjects = {"floor": (floor, discovery)}
+        one_model = dataclasses.replace(
+            floor,
+            name="bench_one_model",
+            handler=ONE_MODEL_HANDLER,
+            code_root=build_floor_bundle(bundles / "one-model", code.target, ONE_MODEL_FILE),
+        )
+        subjects = {"floor": (floor, discovery), ONE_MODEL: (one_model, discovery)}
         for name, spec in specs.items():
             if (name, "invoke") in events:
                 cold = dataclasses.replace(
@@ -326,12 +334,24 @@ class Bench:
                 "a cold start wrote bytecode into its read-only bundle: the figures would not be Lambda's"
             )
 
-        floor_ms = measured.pop("floor").median_ms
+        floor_start = measured.pop("floor")
+        floor_ms = floor_start.median_ms
         self.add(
             "cold start floor: empty restate.app",
             floor_ms,
             "ms",
             note=f"absolute, the divisor below; {code.describe()}",
+        )
+        one_model_start = measured.pop(ONE_MODEL)
+        one_model_ms = one_model_start.median_ms
+        self.add(
+            f"cold start / floor: {ONE_MODEL}",
+            one_model_start.over(floor_start),
+            "x",
+            note=(
+                f"{one_model_ms:.0f} ms; the empty app defining one pydantic model: what the first model of any "
+                "handler costs (pydantic's field machinery and plugin loader), not a pattern's own code"
+            ),
         )
         ratios: dict[str, float | None] = {}
         cold_ms: dict[str, float | None] = {}
@@ -341,27 +361,33 @@ class Bench:
                 ratios[pattern.name] = cold_ms[pattern.name] = None
                 self.add(f"cold start / floor: {pattern.name}", None, note="no invocation recorded in its demo")
                 continue
-            ratios[pattern.name], cold_ms[pattern.name] = ratio(cold_start.median_ms, floor_ms), cold_start.median_ms
+            ratios[pattern.name], cold_ms[pattern.name] = cold_start.over(floor_start), cold_start.median_ms
             split = f"init {cold_start.median_init_ms:.0f} + first call {cold_start.median_first_invocation_ms:.0f} ms"
             calls_aws = "calls AWS (boto3) in its first invocation, no goal; " if pattern.aws_access else ""
-            note = f"{calls_aws}{cold_start.median_ms:.0f} ms: {split} {cold_start.note}".rstrip()
+            own_code = f"{cold_start.over(one_model_start):.2f}x the one-model app"
+            note = f"{calls_aws}{cold_start.median_ms:.0f} ms: {split}; {own_code} {cold_start.note}".rstrip()
             goal = None if pattern.aws_access else COLD_START_RATIO
             self.add(f"cold start / floor: {pattern.name}", ratios[pattern.name], "x", goal, note)
         self.results["cold_start_ratio"] = ratios
         self.results["cold_start_ms"] = cold_ms
         self.results["cold_start_floor_ms"] = floor_ms
+        self.results["cold_start_one_model_ms"] = one_model_ms
         self.results["cold_start_code"] = code.summary()
         if NO_BYTECODE in measured:
-            with_ms, without_ms = measured[BYTECODE_PATTERN].median_ms, measured[NO_BYTECODE].median_ms
+            compiled_start, plain_start = measured[BYTECODE_PATTERN], measured[NO_BYTECODE]
+            with_ms, without_ms = compiled_start.median_ms, plain_start.median_ms
             note = f"{without_ms:.0f} ms without, {with_ms:.0f} ms with; same bundle, its .pyc files removed"
             self.add(
-                f"cold start without / with bytecode: {BYTECODE_PATTERN}", ratio(without_ms, with_ms), "x", note=note
+                f"cold start without / with bytecode: {BYTECODE_PATTERN}",
+                plain_start.over(compiled_start),
+                "x",
+                note=note,
             )
             self.results["cold_start_bytecode"] = {
                 "pattern": BYTECODE_PATTERN,
                 "with_bytecode_ms": with_ms,
                 "without_bytecode_ms": without_ms,
-                "without_over_with": ratio(without_ms, with_ms),
+                "without_over_with": plain_start.over(compiled_start),
             }
 
     def measure_lambda_vs_http2(

@@ -45,6 +45,7 @@ from local.bench.load import (
     spread,
     turns,
 )
+from local.bench.patterns import ColdStart
 from local.bench.report import (
     ARM64_USD_PER_GB_SECOND,
     USD_PER_MILLION_REQUESTS,
@@ -168,6 +169,18 @@ def test_a_bundle_without_bytecode_is_the_same_files_less_the_pyc(tmp_path):
         "package/module.py",
     ]
     assert (plain / "native.so").samefile(bundle / "native.so")
+
+
+def test_a_cold_start_ratio_divides_round_by_round_so_a_slow_stretch_of_the_machine_cancels_out():
+    # Rounds 3 and 4 ran while the machine was busy: both subjects took twice as long.
+    floor = ColdStart("floor", samples_ms=[100.0, 100.0, 200.0, 200.0, 100.0])
+    pattern = ColdStart("pattern", samples_ms=[120.0, 120.0, 240.0, 240.0, 120.0])
+    assert pattern.over(floor) == pytest.approx(1.2)
+    # Busy rounds that were not the same for both: the ratio of the medians would divide a busy
+    # round's 240 ms by a quiet one's 100 ms.
+    unlucky = ColdStart("pattern", samples_ms=[120.0, 240.0, 120.0, 240.0, 240.0])
+    assert unlucky.over(floor) == pytest.approx(1.2)
+    assert unlucky.median_ms / floor.median_ms == pytest.approx(2.4)
 
 
 def test_cost_is_billed_gb_seconds_at_each_memory_plus_requests():
