@@ -328,7 +328,9 @@ class Bench:
         roots = [spec.code_root for spec, _ in subjects.values()]
         compiled_files = [bytecode_files(root) for root in roots]
         with read_only(roots):
-            measured = cold_starts(side.runtime, subjects, self.profile.cold_start_repetitions)
+            run = cold_starts(side.runtime, subjects, self.profile.cold_start_repetitions)
+        measured = run.by_subject
+        print(f"  {run.describe_waits()}", flush=True)
         if [bytecode_files(root) for root in roots] != compiled_files:
             raise RuntimeError(
                 "a cold start wrote bytecode into its read-only bundle: the figures would not be Lambda's"
@@ -340,7 +342,7 @@ class Bench:
             "cold start floor: empty restate.app",
             floor_ms,
             "ms",
-            note=f"absolute, the divisor below; {code.describe()}",
+            note=f"absolute, the divisor below; {code.describe()}; {run.describe_waits()}",
         )
         one_model_start = measured.pop(ONE_MODEL)
         one_model_ms = one_model_start.median_ms
@@ -373,6 +375,9 @@ class Bench:
         self.results["cold_start_floor_ms"] = floor_ms
         self.results["cold_start_one_model_ms"] = one_model_ms
         self.results["cold_start_code"] = code.summary()
+        self.results["cold_start_quiet_waits"] = [
+            {"waited_s": round(waited, 2), "idle_share": round(idle, 3)} for waited, idle in run.quiet_waits
+        ]
         if NO_BYTECODE in measured:
             compiled_start, plain_start = measured[BYTECODE_PATTERN], measured[NO_BYTECODE]
             with_ms, without_ms = compiled_start.median_ms, plain_start.median_ms

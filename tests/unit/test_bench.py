@@ -24,7 +24,7 @@ from local.bench.bundles import (
     without_bytecode,
 )
 from local.bench.compare import CLUSTER, CLUSTER_NODES, HTTP2, LAMBDA, Compared, cluster_figures
-from local.bench.cpu import ProcessInfo, process_table, tree_cpu_seconds
+from local.bench.cpu import ProcessInfo, idle_share, process_table, tree_cpu_seconds, wait_for_quiet_machine
 from local.bench.growth import (
     FANOUT_RATIO,
     KAFKA_ORDER,
@@ -181,6 +181,15 @@ def test_a_cold_start_ratio_divides_round_by_round_so_a_slow_stretch_of_the_mach
     unlucky = ColdStart("pattern", samples_ms=[120.0, 240.0, 120.0, 240.0, 240.0])
     assert unlucky.over(floor) == pytest.approx(1.2)
     assert unlucky.median_ms / floor.median_ms == pytest.approx(2.4)
+
+
+def test_waiting_for_a_quiet_machine_reads_the_idle_share_and_gives_up_at_its_timeout():
+    assert 0.0 <= idle_share(0.05) <= 1.0
+    waited, idle = wait_for_quiet_machine(at_least_idle=0.0, window_seconds=0.05, timeout=5.0)
+    assert waited < 5.0 and 0.0 <= idle <= 1.0
+    # No machine is ever more than all idle: the wait ends at its timeout, and says how idle it was.
+    waited, idle = wait_for_quiet_machine(at_least_idle=1.01, window_seconds=0.05, timeout=0.2)
+    assert waited >= 0.2 and idle < 1.01
 
 
 def test_cost_is_billed_gb_seconds_at_each_memory_plus_requests():
