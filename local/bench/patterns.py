@@ -91,11 +91,14 @@ class ColdStart:
 
 
 QUIET_IDLE = 0.8
-"""A round of cold starts begins once this share of the machine's CPU stayed idle for ``QUIET_WINDOW_SECONDS``.
+"""A round of cold starts begins once this share of the machine's CPU stayed idle for ``QUIET_WINDOW_SECONDS``,
+so that no other work on this machine (the bench's own servers, a test run beside it) shares a round's cores.
 
-In two full runs without the wait, the empty app's cold start varied from 137 to 234 ms between rounds
-(median 162 and 182 ms), where on a quiet machine it is about 130: a ratio measured beside other work
-is that work's as much as the code's."""
+It does not make rounds alike: in the runs so far the rounds began at 98 % idle, and still the empty app's
+cold start varied from 137 to 234 ms between rounds, and its median from 130 to 204 ms between runs an hour
+apart. The host's other guests do not show in here; the ratios are taken round by round for them
+(:meth:`ColdStart.over`).
+"""
 QUIET_WINDOW_SECONDS = 0.5
 QUIET_TIMEOUT_SECONDS = 20.0
 
