@@ -94,10 +94,10 @@ QUIET_IDLE = 0.8
 """A round of cold starts begins once this share of the machine's CPU stayed idle for ``QUIET_WINDOW_SECONDS``,
 so that no other work on this machine (the bench's own servers, a test run beside it) shares a round's cores.
 
-It does not make rounds alike: in the runs so far the rounds began at 98 % idle, and still the empty app's
-cold start varied from 137 to 234 ms between rounds, and its median from 130 to 204 ms between runs an hour
-apart. The host's other guests do not show in here; the ratios are taken round by round for them
-(:meth:`ColdStart.over`).
+It does not make rounds alike: in a full run whose rounds began at 98 % idle, the empty app still took
+173 to 221 ms to init from one round to the next, and the same loop run alone gave it a median of 130 ms
+at one moment and 183 ms an hour later. The host's other guests do not show in here; the ratios are
+taken round by round for them (:meth:`ColdStart.over`).
 """
 QUIET_WINDOW_SECONDS = 0.5
 QUIET_TIMEOUT_SECONDS = 20.0
@@ -112,7 +112,7 @@ class ColdStarts:
     def describe_waits(self) -> str:
         waited = sum(seconds for seconds, _ in self.quiet_waits)
         idle = statistics.median(share for _, share in self.quiet_waits) if self.quiet_waits else 1.0
-        timed_out = sum(1 for seconds, share in self.quiet_waits if share < QUIET_IDLE)
+        timed_out = sum(1 for _, share in self.quiet_waits if share < QUIET_IDLE)
         began_busy = f", {timed_out} began busy after {QUIET_TIMEOUT_SECONDS:.0f} s" if timed_out else ""
         return f"rounds began at a median {idle:.0%} idle CPU, after {waited:.0f} s of waiting in all{began_busy}"
 
