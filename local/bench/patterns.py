@@ -110,7 +110,8 @@ class ColdStarts:
     """Per round: the seconds waited for a quiet machine, and the idle share of CPU it began at."""
 
     def describe_waits(self) -> str:
-        waited = sum(seconds for seconds, _ in self.quiet_waits)
+        # Every round spends one window measuring; only what went on after it is waiting for the machine.
+        waited = sum(max(0.0, seconds - QUIET_WINDOW_SECONDS) for seconds, _ in self.quiet_waits)
         idle = statistics.median(share for _, share in self.quiet_waits) if self.quiet_waits else 1.0
         timed_out = sum(1 for _, share in self.quiet_waits if share < QUIET_IDLE)
         began_busy = f", {timed_out} began busy after {QUIET_TIMEOUT_SECONDS:.0f} s" if timed_out else ""

@@ -381,18 +381,14 @@ class Bench:
         if NO_BYTECODE in measured:
             compiled_start, plain_start = measured[BYTECODE_PATTERN], measured[NO_BYTECODE]
             with_ms, without_ms = compiled_start.median_ms, plain_start.median_ms
+            without_over_with = plain_start.over(compiled_start)
             note = f"{without_ms:.0f} ms without, {with_ms:.0f} ms with; same bundle, its .pyc files removed"
-            self.add(
-                f"cold start without / with bytecode: {BYTECODE_PATTERN}",
-                plain_start.over(compiled_start),
-                "x",
-                note=note,
-            )
+            self.add(f"cold start without / with bytecode: {BYTECODE_PATTERN}", without_over_with, "x", note=note)
             self.results["cold_start_bytecode"] = {
                 "pattern": BYTECODE_PATTERN,
                 "with_bytecode_ms": with_ms,
                 "without_bytecode_ms": without_ms,
-                "without_over_with": plain_start.over(compiled_start),
+                "without_over_with": without_over_with,
             }
 
     def measure_lambda_vs_http2(
