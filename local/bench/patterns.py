@@ -79,15 +79,25 @@ class ColdStart:
     def median_first_invocation_ms(self) -> float:
         return statistics.median(report.duration_ms for report in self.reports) if self.reports else 0.0
 
+    def ratios(self, reference: ColdStart) -> list[float]:
+        """Round by round, this cold start ÷ ``reference``'s."""
+        return [subject / measured for subject, measured in zip(self.samples_ms, reference.samples_ms, strict=True)]
+
     def over(self, reference: ColdStart) -> float:
         """This cold start ÷ ``reference``'s, as the median of the rounds' ratios: each round's two side by side.
 
         A ratio of the two medians would also divide one busy moment of the machine by another one's:
         taken round by round, a slow stretch that both subjects of a round ran in cancels out.
         """
-        return statistics.median(
-            subject / measured for subject, measured in zip(self.samples_ms, reference.samples_ms, strict=True)
-        )
+        return statistics.median(self.ratios(reference))
+
+    def spread_over(self, reference: ColdStart) -> str:
+        """The quartiles of the rounds' ratios to ``reference``: how far one round's ratio may be from the median."""
+        ratios = self.ratios(reference)
+        if len(ratios) < 2:
+            return f"{len(ratios)} round"
+        low, _, high = statistics.quantiles(ratios, n=4)
+        return f"quartiles {low:.2f} to {high:.2f} over {len(ratios)} rounds"
 
 
 QUIET_IDLE = 0.8

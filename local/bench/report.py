@@ -155,6 +155,8 @@ def format_value(value: float | None, unit: str) -> str:
             return f"{value:.0f}/s"
         case "%":
             return f"{value:.1f} %"
+        case "M":
+            return f"{value:.0f} M"
         case _:
             return f"{value:g}{unit}"
 

@@ -18,6 +18,7 @@ from restate_lambda.local.lambda_runtime import (
 from restate_lambda.local.record import process_start_time
 
 from functions.common.state_size import MAX_INPUT_BYTES
+from local.bench.instructions import VALGRIND_MISSING, count_cold_start, valgrind
 from local.stack import LocalStack
 from tests.polling import wait_until
 
@@ -154,3 +155,37 @@ def test_an_execution_environment_that_died_while_idle_is_never_handed_an_invoca
     response = invoke(stack, "probe", {"action": "echo"})
     assert response.status_code == 200 and "X-Amz-Function-Error" not in response.headers, response.text
     assert response.json()["pid"] != first
+
+
+def test_invoke_once_serves_one_event_in_a_process_of_its_own_started_by_the_launcher(stack, tmp_path):
+    runtime = stack.lambda_runtime
+    spec = runtime.pools["probe"].spec
+    launcher = tmp_path / "launcher.sh"
+    launcher.write_text('#!/bin/sh\necho "launched $#" >&2\nexec "$@"\n')
+    launcher.chmod(0o755)
+    pooled = {worker.process.pid for pool in runtime.pools_of("probe") for worker in pool.live_workers()}
+
+    once = runtime.invoke_once(spec, {"action": "echo"}, launcher=[str(launcher)])
+
+    assert once.reply["ok"]["environment_function_name"] == "probe"
+    assert once.reply["ok"]["pid"] not in pooled
+    assert "launched 4" in once.log  # python -P lambda_worker.py <handler>
+    failed = runtime.invoke_once(spec, {"action": "raise"})
+    assert failed.reply["error"]["errorType"] == "ValueError"
+    crashed = runtime.invoke_once(spec, {"action": "exit"})
+    assert crashed.reply["error"]["errorType"] == "Runtime.ExitError"
+    assert "exit status 3" in crashed.reply["error"]["errorMessage"]
+
+
+@pytest.mark.skipif(valgrind() is None, reason=VALGRIND_MISSING)
+def test_a_cold_starts_instruction_count_repeats_and_grows_with_the_work_done(stack):
+    runtime = stack.lambda_runtime
+    spec = runtime.pools["probe"].spec
+    valgrind_path = valgrind()
+    assert valgrind_path is not None
+
+    echo = [count_cold_start(runtime, spec, {"action": "echo"}, valgrind_path) for _ in range(2)]
+    large_answer = count_cold_start(runtime, spec, {"action": "answer_bytes", "size": 4_000_000}, valgrind_path)
+
+    assert abs(echo[0] - echo[1]) < echo[0] / 1000, echo
+    assert large_answer > echo[0] * 1.05, (large_answer, echo)

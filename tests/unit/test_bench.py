@@ -35,6 +35,7 @@ from local.bench.growth import (
     kafka_curve,
     kafka_figures,
 )
+from local.bench.instructions import instruction_count
 from local.bench.load import (
     RESERVE,
     IngressConnection,
@@ -181,6 +182,21 @@ def test_a_cold_start_ratio_divides_round_by_round_so_a_slow_stretch_of_the_mach
     unlucky = ColdStart("pattern", samples_ms=[120.0, 240.0, 120.0, 240.0, 240.0])
     assert unlucky.over(floor) == pytest.approx(1.2)
     assert unlucky.median_ms / floor.median_ms == pytest.approx(2.4)
+
+
+def test_a_cold_starts_spread_gives_the_quartiles_of_its_round_by_round_ratios():
+    floor = ColdStart("floor", samples_ms=[100.0] * 5)
+    pattern = ColdStart("pattern", samples_ms=[110.0, 120.0, 130.0, 140.0, 150.0])
+    assert pattern.ratios(floor) == pytest.approx([1.1, 1.2, 1.3, 1.4, 1.5])
+    assert pattern.spread_over(floor) == "quartiles 1.15 to 1.45 over 5 rounds"
+    assert ColdStart("once", samples_ms=[120.0]).spread_over(ColdStart("f", samples_ms=[100.0])) == "1 round"
+
+
+def test_the_instruction_count_is_read_from_cachegrinds_summary_and_its_absence_names_valgrinds_last_words():
+    summary = "==41== \n==41== I   refs:        687,577,009\n"
+    assert instruction_count(summary) == 687_577_009
+    with pytest.raises(RuntimeError, match=r"no instruction count: .*Killed"):
+        instruction_count("==41== Memcheck\n==41== Killed\n")
 
 
 def test_waiting_for_a_quiet_machine_reads_the_idle_share_and_gives_up_at_its_timeout():

@@ -47,7 +47,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -184,6 +184,43 @@ class WorkerDied(Exception):
 
 class WorkerTimedOut(Exception):
     pass
+
+
+def invocation_context(spec: FunctionSpec, arn: str, version: str, request_id: str, pid: int) -> dict[str, Any]:
+    """What the worker turns into the handler's ``context`` argument."""
+    return {
+        "function_name": spec.name,
+        "function_version": version,
+        "invoked_function_arn": arn,
+        "memory_limit_in_mb": spec.memory_mb,
+        "aws_request_id": request_id,
+        "log_group_name": f"/aws/lambda/{spec.name}",
+        "log_stream_name": f"local/{pid}",
+        "deadline_ms": int(time.time() * 1000 + spec.timeout_seconds * 1000),
+    }
+
+
+def read_frames(data: bytes) -> list[dict[str, Any]]:
+    """The whole frames in ``data``, a worker's output: the ready frame, then one answer per event."""
+    frames = []
+    while len(data) >= HEADER.size:
+        (length,) = HEADER.unpack_from(data)
+        end = HEADER.size + length
+        if len(data) < end:
+            break
+        frames.append(json.loads(data[HEADER.size : end]))
+        data = data[end:]
+    return frames
+
+
+@dataclass(frozen=True)
+class SingleInvocation:
+    """One execution environment's whole life: its init, one event, its exit."""
+
+    reply: dict[str, Any]
+    """The worker's answer: ``{"ok": <handler result>}``, or ``{"error": ...}`` for an init or handler error."""
+    log: str
+    """The worker's output: the function's log lines and whatever the launcher printed when it exited."""
 
 
 def worker_command(spec: FunctionSpec) -> list[str]:
@@ -385,16 +422,7 @@ class FunctionPool:
                     init_ms = ((worker.ready_at or started) - min(worker.started_at, acquiring)) * 1000
                 if init_error is not None:
                     return function_error(request_id, init_error)
-            context = {
-                "function_name": self.spec.name,
-                "function_version": version,
-                "invoked_function_arn": arn,
-                "memory_limit_in_mb": self.spec.memory_mb,
-                "aws_request_id": request_id,
-                "log_group_name": f"/aws/lambda/{self.spec.name}",
-                "log_stream_name": f"local/{worker.process.pid}",
-                "deadline_ms": int(time.time() * 1000 + self.spec.timeout_seconds * 1000),
-            }
+            context = invocation_context(self.spec, arn, version, request_id, worker.process.pid)
             reply = worker.invoke(event, context, self.spec.timeout_seconds)
             if "error" in reply:
                 healthy = True  # like Lambda: an exception does not end the execution environment
@@ -500,6 +528,50 @@ class LocalLambdaRuntime(LoopbackHttpServer):
             "PYTHONPATH": pythonpath,
             "PYTHONUNBUFFERED": "1",
         }
+
+    def environment_of(self, spec: FunctionSpec) -> dict[str, str]:
+        """The environment variables an execution environment of ``spec`` starts with."""
+        return self._environment(spec, self._base_environment)
+
+    def invoke_once(
+        self, spec: FunctionSpec, event: Any, launcher: Sequence[str] = (), timeout_seconds: float | None = None
+    ) -> SingleInvocation:
+        """``event`` served by a new execution environment of ``spec`` that then exits, apart from any pool.
+
+        For tools that watch a process from its start to its exit, as ``launcher``: the worker's command
+        follows it (``["valgrind", "--tool=cachegrind"]``, ``["strace", "-c"]``). The environment is the
+        one :meth:`publish_version` would give ``spec``; nothing is logged to the function's log.
+        ``timeout_seconds`` (the function's timeout plus its init's by default) bounds the whole life,
+        which a launcher may slow down many times over.
+        """
+        version = "1"
+        arn = self.function_arn(spec.name, version)
+        context = invocation_context(spec, arn, version, str(uuid.uuid4()), os.getpid())
+        request = json.dumps({"event": event, "context": context}).encode()
+        completed = subprocess.run(
+            [*launcher, *worker_command(spec)],
+            input=HEADER.pack(len(request)) + request,
+            capture_output=True,
+            env=self.environment_of(spec),
+            cwd=spec.code_root,
+            timeout=timeout_seconds or INIT_TIMEOUT_SECONDS + spec.timeout_seconds,
+            check=False,
+        )
+        frames = read_frames(completed.stdout)
+        log = completed.stderr.decode(errors="replace")
+        # An init error is the only frame; otherwise the ready frame comes first.
+        replies = [frame for frame in frames if "ready" not in frame]
+        if not replies:
+            description = f"exit status {completed.returncode}"
+            replies = [
+                {
+                    "error": {
+                        "errorMessage": f"Runtime exited with error: {description}",
+                        "errorType": "Runtime.ExitError",
+                    }
+                }
+            ]
+        return SingleInvocation(replies[0], log)
 
     def function_arn(self, name: str, version: str = "1") -> str:
         return f"arn:aws:lambda:{self.region}:{self.account}:function:{name}:{version}"
