@@ -223,6 +223,13 @@ class SingleInvocation:
     """The worker's output: the function's log lines and whatever the launcher printed when it exited."""
 
 
+def exit_description(returncode: int) -> str:
+    """Lambda's words for an execution environment that ended with ``returncode`` (negative: a signal)."""
+    if returncode < 0:
+        return f"Runtime exited with error: signal: {signal.Signals(-returncode).name}"
+    return f"Runtime exited with error: exit status {returncode}"
+
+
 def worker_command(spec: FunctionSpec) -> list[str]:
     """The command of one execution environment of ``spec``."""
     # By its file, not as a module of this package: -P keeps the worker's own folder off sys.path, so
@@ -299,9 +306,7 @@ class Worker:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             return "Runtime exited without providing a reason"
-        if code < 0:
-            return f"Runtime exited with error: signal: {signal.Signals(-code).name}"
-        return f"Runtime exited with error: exit status {code}"
+        return exit_description(code)
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -557,21 +562,13 @@ class LocalLambdaRuntime(LoopbackHttpServer):
             timeout=timeout_seconds or INIT_TIMEOUT_SECONDS + spec.timeout_seconds,
             check=False,
         )
-        frames = read_frames(completed.stdout)
         log = completed.stderr.decode(errors="replace")
         # An init error is the only frame; otherwise the ready frame comes first.
-        replies = [frame for frame in frames if "ready" not in frame]
-        if not replies:
-            description = f"exit status {completed.returncode}"
-            replies = [
-                {
-                    "error": {
-                        "errorMessage": f"Runtime exited with error: {description}",
-                        "errorType": "Runtime.ExitError",
-                    }
-                }
-            ]
-        return SingleInvocation(replies[0], log)
+        replies = [frame for frame in read_frames(completed.stdout) if "ready" not in frame]
+        if replies:
+            return SingleInvocation(replies[0], log)
+        died = {"errorMessage": exit_description(completed.returncode), "errorType": "Runtime.ExitError"}
+        return SingleInvocation({"error": died}, log)
 
     def function_arn(self, name: str, version: str = "1") -> str:
         return f"arn:aws:lambda:{self.region}:{self.account}:function:{name}:{version}"
