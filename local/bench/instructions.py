@@ -26,11 +26,11 @@ from typing import Any
 from restate_lambda.local.lambda_runtime import FunctionSpec, LocalLambdaRuntime
 
 CACHEGRIND = ("--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
-"""Instruction counts only: without its cache simulation cachegrind runs about twice as fast."""
+"""Instruction counts only: no cache simulation, which the goal does not need and which slows cachegrind down."""
 INSTRUCTION_COUNT = re.compile(r"I\s+refs:\s+([\d,]+)")
 FIXED_HASH_SEED = {"PYTHONHASHSEED": "0"}
 VALGRIND_TIMEOUT_SECONDS = 300.0
-"""A cold start takes some 40 times longer under valgrind: 7 to 15 s here, data_upload's first AWS call included."""
+"""A cold start takes some 30 to 40 times longer under valgrind: 7 to 15 s here, data_upload's AWS call included."""
 VALGRIND_MISSING = "valgrind is not installed (apt install valgrind): no instruction counts"
 
 
