@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from local.bench.report import percentile, ratio
+from local.bench.report import percentile, round_ratios
 
 RESERVE = "reserve"
 SAGA = "saga"
@@ -275,5 +275,9 @@ def round_by_round_ratio(numerator: SideResult, denominator: SideResult, concurr
     The two measurements of a round are seconds apart, so a burst of other work on the machine
     mostly hits both or neither, and the median leaves out the rounds where it hit one side only.
     """
-    pairs = zip(numerator.rounds[concurrency], denominator.rounds[concurrency], strict=True)
-    return statistics.median(ratio(mine.per_second, theirs.per_second) for mine, theirs in pairs)
+    return statistics.median(
+        round_ratios(
+            (mine.per_second for mine in numerator.rounds[concurrency]),
+            (theirs.per_second for theirs in denominator.rounds[concurrency]),
+        )
+    )

@@ -13,7 +13,7 @@ from restate_lambda.local.lambda_runtime import FunctionSpec, LocalLambdaRuntime
 
 from functions.catalog import Pattern
 from local.bench.cpu import wait_for_quiet_machine
-from local.bench.report import Report, parse_reports
+from local.bench.report import Report, parse_reports, round_ratios
 from local.bench.stack import LambdaSide
 from local.demo import demo_of
 
@@ -81,7 +81,7 @@ class ColdStart:
 
     def ratios(self, reference: ColdStart) -> list[float]:
         """Round by round, this cold start ÷ ``reference``'s."""
-        return [subject / measured for subject, measured in zip(self.samples_ms, reference.samples_ms, strict=True)]
+        return round_ratios(self.samples_ms, reference.samples_ms)
 
     def over(self, reference: ColdStart) -> float:
         """This cold start ÷ ``reference``'s, as the median of the rounds' ratios: each round's two side by side.

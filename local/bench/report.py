@@ -86,6 +86,11 @@ def ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else math.inf
 
 
+def round_ratios(numerators: Iterable[float], denominators: Iterable[float]) -> list[float]:
+    """Round by round, one side's figure ÷ the other's in the same round."""
+    return [ratio(mine, theirs) for mine, theirs in zip(numerators, denominators, strict=True)]
+
+
 def growth_curve(measured: Mapping[int, float], unit: float) -> dict[str, float]:
     """How a figure grows with the work: each amount's figure ÷ ``unit``, keyed by the amount (as JSON keys are).
 

@@ -126,6 +126,8 @@ BUNDLES, DEMOS, COLD_STARTS, LAMBDA_VS_HTTP2 = "bundle sizes", "demo runs", "col
 FAN_OUT, KAFKA, PROJECTED, HARNESS = "fan-out", "Kafka", "projection", "local harness"
 CLUSTER_SECTION = f"{CLUSTER_NODES} nodes vs 1"
 COLD_START_RATIO = at_most(1.3)
+CALLS_AWS = "calls AWS (boto3) in its first invocation, no goal; "
+"""A cold-start note's start for a pattern whose first call reaches AWS: its cold start is that call's."""
 HARNESS_STARTUP = at_most(2)
 """Issue 16's goal: the harness up and answering within twice a bare restate-server's start."""
 BUNDLE_ZIPPED = at_most(6)
@@ -372,7 +374,7 @@ class Bench:
                 continue
             ratios[pattern.name], cold_ms[pattern.name] = cold_start.over(floor_start), cold_start.median_ms
             split = f"init {cold_start.median_init_ms:.0f} + first call {cold_start.median_first_invocation_ms:.0f} ms"
-            calls_aws = "calls AWS (boto3) in its first invocation, no goal; " if pattern.aws_access else ""
+            calls_aws = CALLS_AWS if pattern.aws_access else ""
             own_code = f"{cold_start.over(one_model_start):.2f}x the one-model app"
             spread = cold_start.spread_over(floor_start)
             note = f"{calls_aws}{cold_start.median_ms:.0f} ms: {split}; {spread}; {own_code} {cold_start.note}".rstrip()
@@ -430,7 +432,7 @@ class Bench:
                 self.add(name, None, note="no invocation recorded in its demo")
                 continue
             instruction_ratios[pattern.name] = count / floor
-            calls_aws = "calls AWS (boto3) in its first invocation, no goal; " if pattern.aws_access else ""
+            calls_aws = CALLS_AWS if pattern.aws_access else ""
             note = f"{calls_aws}{count / 1e6:.0f} M; {count / one_model:.3f}x the one-model app"
             goal = None if pattern.aws_access else COLD_START_RATIO
             self.add(name, count / floor, "x", goal, note)
